@@ -1,0 +1,425 @@
+"""Validated, idempotent ingestion into the canonical tables (DuckDB side).
+
+A source (CSV, Parquet, JSONL file, or a pandas frame) is read as text into a staging table,
+each value is typed and checked in one vectorised SQL pass, good rows are inserted with
+``INSERT OR IGNORE`` on the table's key (so re-ingesting stores nothing twice), and bad rows go
+to ``quarantine`` with the source, line, column and reason. Counts always add up:
+``read = stored + duplicates + quarantined``.
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from storemind.errors import IngestError
+from storemind.store.schema import Column, TableSchema
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = ["IngestReport", "ingest_source", "FORMATS"]
+
+FORMATS = ("csv", "parquet", "jsonl")
+_JSONL_CHUNK = 200_000
+
+
+@dataclass
+class IngestReport:
+    """What one ingestion did. ``read == stored + duplicates + quarantined`` always holds."""
+
+    table: str
+    source: str
+    read: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def ok(self) -> bool:
+        """True when at least one row is now in the table (new or already there)."""
+        return self.stored + self.duplicates > 0
+
+    def merge(self, other: IngestReport) -> None:
+        self.read += other.read
+        self.stored += other.stored
+        self.duplicates += other.duplicates
+        self.quarantined += other.quarantined
+        self.reasons.update(other.reasons)
+
+    def __str__(self) -> str:
+        text = (
+            f"{self.table} <- {self.source}: read {self.read:,} = stored {self.stored:,}"
+            f" + duplicates {self.duplicates:,} + quarantined {self.quarantined:,}"
+        )
+        if self.reasons:
+            top = ", ".join(f"{r} ({n:,})" for r, n in self.reasons.most_common(5))
+            text += f"; quarantine reasons: {top}"
+        return text
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _detect_format(path: Path, fmt: str | None) -> str:
+    if fmt:
+        if fmt not in FORMATS:
+            raise IngestError(f"unknown format {fmt!r} for {path}; expected one of {FORMATS}")
+        return fmt
+    name = path.name.lower()
+    for suffix, kind in ((".parquet", "parquet"), (".jsonl", "jsonl"), (".ndjson", "jsonl"),
+                         (".json", "jsonl"), (".csv", "csv"), (".tsv", "csv"), (".txt", "csv")):
+        if name.endswith(suffix) or name.endswith(suffix + ".gz"):
+            return kind
+    raise IngestError(
+        f"cannot tell the format of {path} from its name; pass fmt= one of {FORMATS}"
+    )
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _frame_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every column as Python text or None, so staging never fails on mixed types."""
+    out = {}
+    for col in frame.columns:
+        series = frame[col]
+        if pd.api.types.is_datetime64_any_dtype(series):
+            out[str(col)] = series.dt.strftime("%Y-%m-%d %H:%M:%S.%f").where(series.notna(), None)
+        else:
+            out[str(col)] = [_text(v) for v in series.tolist()]
+    return pd.DataFrame(out, dtype=object)
+
+
+class _Stager:
+    """Reads one source into the temp table ``_stage`` (all text, plus ``_line``)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, source_name: str, kind: str):
+        self.con = con
+        self.kind = kind
+        self.source_name = source_name
+        self.parse_rejects: list[tuple[int | None, str | None, str, str | None]] = []
+
+    def file(self, path: Path, fmt: str, delimiter: str | None) -> None:
+        p = _lit(str(path))
+        if fmt == "csv":
+            opts = "all_varchar=true, header=true, store_rejects=true"
+            if delimiter:
+                opts += f", delim={_lit(delimiter)}"
+            elif path.name.lower().removesuffix(".gz").endswith(".tsv"):
+                opts += ", delim='\t'"
+            self._create(f"SELECT * FROM read_csv({p}, {opts})")
+            rej = self.con.execute(
+                "SELECT line, column_name, error_type, csv_line FROM reject_errors ORDER BY line"
+            ).fetchall()
+            self.parse_rejects = [
+                (int(line), col, f"malformed CSV line: {etype.lower()}", raw)
+                for line, col, etype, raw in rej
+            ]
+            self.con.execute("DELETE FROM reject_errors; DELETE FROM reject_scans;")
+        elif fmt == "parquet":
+            self._create(f"SELECT * FROM read_parquet({p})")
+        else:
+            self._jsonl(path)
+
+    def frame(self, frame: pd.DataFrame) -> None:
+        text = _frame_as_text(frame)
+        self.con.register("_src_frame", text)
+        try:
+            self._create("SELECT * FROM _src_frame")
+        finally:
+            self.con.unregister("_src_frame")
+
+    def _jsonl(self, path: Path) -> None:
+        import gzip
+
+        opener = gzip.open if path.name.endswith(".gz") else open
+        rows: list[dict[str, Any]] = []
+        lines: list[int] = []
+        created = False
+        with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
+            for lineno, raw in enumerate(fh, start=1):
+                if not raw.strip():
+                    continue
+                try:
+                    obj = json.loads(raw)
+                except json.JSONDecodeError as exc:
+                    self.parse_rejects.append((lineno, None, f"malformed JSON: {exc.msg}", raw[:500]))
+                    continue
+                if not isinstance(obj, dict):
+                    self.parse_rejects.append(
+                        (lineno, None, f"JSON line is a {type(obj).__name__}, not an object", raw[:500])
+                    )
+                    continue
+                rows.append(obj)
+                lines.append(lineno)
+                if len(rows) >= _JSONL_CHUNK:
+                    created = self._append_rows(rows, lines, created)
+                    rows, lines = [], []
+        if rows or not created:
+            self._append_rows(rows, lines, created)
+
+    def _append_rows(self, rows: list[dict[str, Any]], lines: list[int], created: bool) -> bool:
+        frame = _frame_as_text(pd.DataFrame(rows)) if rows else pd.DataFrame()
+        frame["_line"] = lines
+        self.con.register("_src_rows", frame)
+        try:
+            if not created:
+                self.con.execute("CREATE OR REPLACE TEMP TABLE _stage AS SELECT * FROM _src_rows")
+            else:
+                self.con.execute("INSERT INTO _stage BY NAME SELECT * FROM _src_rows")
+        except Exception:
+            # later chunks may bring new keys: widen the stage table
+            have = {r[0] for r in self.con.execute("DESCRIBE _stage").fetchall()}
+            for col in frame.columns:
+                if col not in have:
+                    self.con.execute(f"ALTER TABLE _stage ADD COLUMN {_q(col)} VARCHAR")
+            self.con.execute("INSERT INTO _stage BY NAME SELECT * FROM _src_rows")
+        finally:
+            self.con.unregister("_src_rows")
+        return True
+
+    def _create(self, select: str) -> None:
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE _stage AS "
+            f"SELECT CAST(COLUMNS(*) AS VARCHAR), CAST(row_number() OVER () AS BIGINT) AS _line "
+            f"FROM ({select})"
+        )
+
+
+def _typed(col: Column, raw: str) -> str:
+    """SQL giving the typed value of a raw text column (NULL where it does not parse)."""
+    blank = f"NULLIF(TRIM({raw}), '')"
+    if col.type == "VARCHAR":
+        return blank
+    if col.type == "DOUBLE":
+        return f"TRY_CAST({blank} AS DOUBLE)"
+    if col.type == "BIGINT":
+        d = f"TRY_CAST({blank} AS DOUBLE)"
+        return f"CASE WHEN {d} = FLOOR({d}) THEN CAST({d} AS BIGINT) END"
+    if col.type == "BOOLEAN":
+        return f"TRY_CAST({blank} AS BOOLEAN)"
+    if col.type == "TIMESTAMP":
+        return (
+            f"COALESCE(TRY_CAST({blank} AS TIMESTAMP), "
+            f"CAST(TRY_CAST({blank} AS TIMESTAMPTZ) AS TIMESTAMP))"
+        )
+    raise ValueError(f"unhandled column type {col.type}")
+
+
+def _reason(col: Column, raw: str, typed: str) -> str:
+    """SQL giving why a value is bad, or NULL when it is fine."""
+    blank = f"NULLIF(TRIM({raw}), '')"
+    parts = []
+    if col.required:
+        parts.append(f"WHEN {blank} IS NULL THEN 'missing required value'")
+    kind = {"DOUBLE": "a number", "BIGINT": "an integer", "TIMESTAMP": "a timestamp",
+            "BOOLEAN": "true/false"}.get(col.type)
+    if kind:
+        parts.append(f"WHEN {blank} IS NOT NULL AND {typed} IS NULL THEN 'not {kind}'")
+    if col.min is not None:
+        what = "negative value" if col.min == 0 else f"value below {col.min:g}"
+        parts.append(f"WHEN {typed} < {col.min!r} THEN '{what}'")
+    if col.type == "DOUBLE":
+        parts.append(f"WHEN isinf({typed}) OR isnan({typed}) THEN 'not a finite number'")
+    if col.choices:
+        allowed = ", ".join(_lit(c) for c in col.choices)
+        shown = "/".join(col.choices)
+        parts.append(f"WHEN {typed} IS NOT NULL AND lower({typed}) NOT IN ({allowed}) "
+                     f"THEN 'unknown value (expected {shown})'")
+    return "CASE " + " ".join(parts) + " END" if parts else "NULL"
+
+
+def ingest_source(
+    con: duckdb.DuckDBPyConnection,
+    schema: TableSchema,
+    source: str | Path | pd.DataFrame,
+    *,
+    mapping: dict[str, str] | None = None,
+    fmt: str | None = None,
+    source_name: str | None = None,
+    delimiter: str | None = None,
+) -> IngestReport:
+    """Stage, validate and store one source into ``schema``'s table; see the module docstring."""
+    if isinstance(source, pd.DataFrame):
+        name = source_name or "<frame>"
+        stager = _Stager(con, name, "frame")
+        stager.frame(source)
+    else:
+        path = Path(source)
+        name = source_name or str(path)
+        if not path.is_file():
+            raise IngestError(f"cannot read {path}: no such file")
+        kind = _detect_format(path, fmt)
+        stager = _Stager(con, name, kind)
+        try:
+            stager.file(path, kind, delimiter)
+        except IngestError:
+            raise
+        except Exception as exc:  # the engine's parse error, reworded
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise IngestError(f"cannot read {path} as {kind}: {first}") from exc
+    try:
+        return _validate_and_store(con, schema, stager, name, mapping or {})
+    finally:
+        con.execute("DROP TABLE IF EXISTS _stage")
+
+
+def _validate_and_store(
+    con: duckdb.DuckDBPyConnection,
+    schema: TableSchema,
+    stager: _Stager,
+    source_name: str,
+    mapping: dict[str, str],
+) -> IngestReport:
+    report = IngestReport(table=schema.name, source=source_name)
+    staged = [r[0] for r in con.execute("DESCRIBE _stage").fetchall() if r[0] != "_line"]
+    # where each canonical column comes from
+    wanted = set(schema.names)
+    unknown_targets = sorted(set(mapping.values()) - wanted)
+    if unknown_targets:
+        raise IngestError(
+            f"mapping names column(s) {unknown_targets} that {schema.name} does not have; "
+            f"its columns are {schema.names}"
+        )
+    missing_sources = sorted(set(mapping) - set(staged))
+    if missing_sources:
+        raise IngestError(
+            f"mapping names column(s) {missing_sources} that {source_name} does not have; "
+            f"it has {staged}"
+        )
+    source_of: dict[str, str] = {}
+    for col in staged:
+        target = mapping.get(col, col if col not in mapping.values() else None)
+        if target in wanted and target not in source_of:
+            source_of[target] = col
+    extras = [c for c in staged if c not in source_of.values()]
+    missing_required = [
+        c.name for c in schema.columns
+        if c.required and c.name not in source_of
+        and not (schema.derived_key and c.name in schema.key)
+    ]
+    n_staged = con.execute("SELECT count(*) FROM _stage").fetchone()[0]
+    report.read = n_staged + len(stager.parse_rejects)
+    if missing_required and n_staged:
+        raise IngestError(
+            f"{source_name} lacks required column(s) {missing_required} for table {schema.name}; "
+            f"it has {staged}. Pass a mapping (e.g. --map their_name=our_name)."
+        )
+
+    raw_of = {c.name: (_q(source_of[c.name]) if c.name in source_of else "NULL::VARCHAR")
+              for c in schema.columns}
+    typed_exprs = {c.name: _typed(c, raw_of[c.name]) for c in schema.columns}
+    if "attributes" in wanted and "attributes" not in source_of and extras:
+        pack = ", ".join(f"{_lit(c)}: {_q(c)}" for c in extras)
+        typed_exprs["attributes"] = f"CAST(json_object({pack.replace(': ', ', ')}) AS VARCHAR)"
+    if schema.derived_key:
+        key = schema.key[0]
+        content = ", ".join(
+            f"COALESCE(CAST({typed_exprs[c.name]} AS VARCHAR), '')"
+            for c in schema.columns if c.name != key
+        )
+        typed_exprs[key] = f"COALESCE({typed_exprs[key]}, md5(concat_ws('|', {content})))"
+    reasons = {
+        c.name: _reason(c, raw_of[c.name], typed_exprs[c.name])
+        for c in schema.columns
+        if not (schema.derived_key and c.name in schema.key)
+        and (c.name in source_of or c.required)
+    }
+    reason_sql = "COALESCE(" + ", ".join(reasons.values()) + ", NULL)" if reasons else "NULL"
+    column_sql = (
+        "CASE " + " ".join(f"WHEN {r} IS NOT NULL THEN {_lit(n)}" for n, r in reasons.items())
+        + " END" if reasons else "NULL"
+    )
+    select_typed = ", ".join(f"{typed_exprs[c.name]} AS {_q(c.name)}" for c in schema.columns)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _checked AS SELECT _line, "
+        f"{reason_sql} AS _reason, {column_sql} AS _column, {select_typed} FROM _stage"
+    )
+    cols = ", ".join(_q(c) for c in schema.names)
+    table = _q(schema.name)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        before = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        con.execute(
+            f"INSERT OR IGNORE INTO {table} ({cols}) SELECT {cols} FROM _checked "
+            "WHERE _reason IS NULL ORDER BY _line"
+        )
+        after = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        bad = con.execute(
+            "SELECT count(*) FROM _checked WHERE _reason IS NOT NULL"
+        ).fetchone()[0]
+        good = n_staged - bad
+        report.stored = after - before
+        report.duplicates = good - report.stored
+        lines = _line_numbers(stager)
+        reason_text = (
+            "c._reason || CASE WHEN c._column IS NOT NULL THEN ' in column ' || c._column "
+            "ELSE '' END"
+        )
+        raw_json = "to_json(struct_pack(" + ", ".join(
+            f"{_q(c)} := s.{_q(c)}" for c in staged) + "))::VARCHAR" if staged else "NULL"
+        # a row quarantined before (same table, source, line, reason) is not recorded twice
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _bad AS "
+            f"SELECT ?::VARCHAR AS t, ?::VARCHAR AS src, {lines} AS line, c._column AS col, "
+            f"{reason_text} AS reason, {raw_json} AS raw "
+            "FROM _checked c JOIN _stage s USING (_line) WHERE c._reason IS NOT NULL",
+            [schema.name, source_name],
+        )
+        for line, col, why, raw in stager.parse_rejects:
+            con.execute("INSERT INTO _bad VALUES (?, ?, ?, ?, ?, ?)",
+                        [schema.name, source_name, line, col, why, raw])
+        con.execute(
+            "INSERT INTO quarantine SELECT b.*, now()::TIMESTAMP FROM _bad b WHERE NOT EXISTS ("
+            "SELECT 1 FROM quarantine q WHERE q.table_name = b.t AND q.source = b.src "
+            "AND q.line IS NOT DISTINCT FROM b.line AND q.reason = b.reason)"
+        )
+        con.execute("DROP TABLE _bad")
+        counted = con.execute(
+            f"SELECT {reason_text}, count(*) FROM _checked c WHERE c._reason IS NOT NULL "
+            "GROUP BY 1"
+        ).fetchall()
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.execute("DROP TABLE IF EXISTS _checked")
+    report.reasons.update({r: int(n) for r, n in counted})
+    report.reasons.update(why for _, _, why, _ in stager.parse_rejects)
+    report.quarantined = bad + len(stager.parse_rejects)
+    return report
+
+
+def _line_numbers(stager: _Stager) -> str:
+    """SQL for where a staged row came from: the file line for CSV (after the header and any
+    lines the parser rejected) and JSONL, the 1-based row for Parquet and frames."""
+    if stager.kind != "csv":
+        return "c._line"
+    rejected = sorted({line for line, *_ in stager.parse_rejects if line is not None})
+    if not rejected or len(rejected) > 500:
+        return "c._line + 1"
+    # good row k sits on the k-th line (from 2) that the parser did not reject
+    shifts = " + ".join(
+        f"(CASE WHEN c._line + {1 + i} >= {r} THEN 1 ELSE 0 END)" for i, r in enumerate(rejected)
+    )
+    return f"c._line + 1 + {shifts}"

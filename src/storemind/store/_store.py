@@ -1,0 +1,186 @@
+"""The Store: the one object that speaks to the database.
+
+The embedded default is one DuckDB file; capabilities read tables as Ibis expressions
+(``store.table("events")``) and run them with ``store.execute(expr)``, so the same pipeline code
+runs on Spark through :class:`storemind.store.SparkStore`.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import ibis
+import pandas as pd
+
+from storemind.errors import NotFoundError  # noqa: F401
+from storemind.store._ingest import IngestReport, ingest_source
+from storemind.store.schema import QUARANTINE, TABLES, TableSchema, table_schema
+
+__all__ = ["Store"]
+
+
+def _ddl(schema: TableSchema) -> str:
+    cols = [f'"{c.name}" {c.type}' + (" NOT NULL" if c.required else "") for c in schema.columns]
+    if schema.key:
+        cols.append("PRIMARY KEY (" + ", ".join(f'"{k}"' for k in schema.key) + ")")
+    return f'CREATE TABLE IF NOT EXISTS "{schema.name}" (' + ", ".join(cols) + ")"
+
+
+class Store:
+    """The canonical tables in one DuckDB file (or in memory with ``path=":memory:"``).
+
+    Parameters
+    ----------
+    path : str or Path
+        The database file; its folder is created. ``":memory:"`` keeps everything in memory.
+    read_only : bool
+        Open without write access (several readers may share a file).
+    """
+
+    def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._con = duckdb.connect(self.path, read_only=read_only)
+        self._lock = threading.RLock()
+        if not read_only:
+            for schema in [*TABLES.values(), QUARANTINE]:
+                self._con.execute(_ddl(schema))
+        self._ibis = ibis.duckdb.from_connection(self._con)
+
+    @classmethod
+    def open(cls, settings: Any = None, *, read_only: bool = False) -> Store:
+        """The store under ``settings.home`` (default: ``Settings()`` from the environment)."""
+        from storemind.config import get_settings
+
+        settings = settings or get_settings()
+        return cls(settings.db_path, read_only=read_only)
+
+    # -- reading -------------------------------------------------------------------------
+    @property
+    def engine(self) -> str:
+        return "duckdb"
+
+    @property
+    def tables(self) -> list[str]:
+        return list(TABLES)
+
+    def table(self, name: str) -> ibis.Table:
+        """Canonical table ``name`` as an Ibis expression."""
+        if name != "quarantine":
+            table_schema(name)
+        return self._ibis.table(name)
+
+    def execute(self, expr: ibis.Expr) -> pd.DataFrame | pd.Series | Any:
+        """Run an Ibis expression on this store's engine; pandas out."""
+        with self._lock:
+            return self._ibis.execute(expr)
+
+    def frame(self, name: str, columns: Iterable[str] | None = None) -> pd.DataFrame:
+        """A whole canonical table as a pandas frame (use Ibis for anything large)."""
+        t = self.table(name)
+        if columns is not None:
+            t = t.select(*columns)
+        return self.execute(t)
+
+    def count(self, name: str) -> int:
+        return int(self.execute(self.table(name).count()))
+
+    def counts(self) -> dict[str, int]:
+        """Rows in every canonical table and in quarantine."""
+        return {name: self.count(name) for name in [*TABLES, "quarantine"]}
+
+    def time_range(self, name: str) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+        """First and last timestamp of a table (None, None for a table without time or rows)."""
+        col = table_schema(name).time_column
+        if col is None:
+            return None, None
+        t = self.table(name)
+        row = self.execute(t.aggregate(lo=t[col].min(), hi=t[col].max()))
+        lo, hi = row["lo"].iloc[0], row["hi"].iloc[0]
+        return (None if pd.isna(lo) else pd.Timestamp(lo), None if pd.isna(hi) else pd.Timestamp(hi))
+
+    def quarantine_summary(self) -> pd.DataFrame:
+        """Quarantined rows counted by table, source and reason."""
+        q = self.table("quarantine")
+        return self.execute(
+            q.group_by(["table_name", "source", "reason"]).aggregate(rows=q.count())
+            .order_by(ibis.desc("rows"))
+        )
+
+    def events_per_day(self, event_types: Iterable[str] | None = None) -> pd.DataFrame:
+        """Events per day and type: columns day, event_type, events."""
+        e = self.table("events")
+        if event_types is not None:
+            e = e.filter(e.event_type.isin(list(event_types)))
+        day = e.ts.truncate("D").name("day")
+        out = self.execute(
+            e.group_by([day, e.event_type]).aggregate(events=e.count()).order_by(["day", "event_type"])
+        )
+        return out
+
+    # -- writing -------------------------------------------------------------------------
+    def ingest(
+        self,
+        table: str,
+        source: str | Path | pd.DataFrame,
+        *,
+        mapping: Mapping[str, str] | None = None,
+        fmt: str | None = None,
+        source_name: str | None = None,
+        delimiter: str | None = None,
+    ) -> IngestReport:
+        """Validate and store a CSV, Parquet or JSONL file, or a pandas frame, into ``table``.
+
+        Bad rows go to ``quarantine`` with source, line, column and reason; rows whose key is
+        already stored count as duplicates and change nothing. Raises :class:`IngestError`
+        when the source cannot be read at all or lacks a required column.
+        """
+        schema = table_schema(table)
+        with self._lock:
+            return ingest_source(
+                self._con, schema, source, mapping=dict(mapping or {}), fmt=fmt,
+                source_name=source_name, delimiter=delimiter,
+            )
+
+    def append(self, table: str, rows: pd.DataFrame | list[dict[str, Any]],
+               source_name: str = "<api>") -> IngestReport:
+        """Ingest in-memory rows (a frame or a list of dicts) with the same validation."""
+        frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+        if frame.empty:
+            return IngestReport(table=table, source=source_name)
+        return self.ingest(table, frame, source_name=source_name)
+
+    def export_parquet(self, table: str, path: str | Path) -> Path:
+        """Write a canonical table to a Parquet file (used to hand data to Spark)."""
+        table_schema(table)
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            self._con.execute(f"COPY \"{table}\" TO '{out}' (FORMAT parquet)")
+        return out
+
+    def clear(self, table: str) -> None:
+        """Delete every row of a table (used by tests and ``storemind init --force``)."""
+        if table != "quarantine":
+            table_schema(table)
+        with self._lock:
+            self._con.execute(f'DELETE FROM "{table}"')
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self.path!r})"
+
+
