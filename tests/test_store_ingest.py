@@ -1,0 +1,201 @@
+"""Ingestion: validation, quarantine, idempotency, formats, mappings, and every row accounted for."""
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from storemind.errors import IngestError, NotFoundError
+from storemind.store import Store
+
+GOOD = """event_id,user_id,item_id,event_type,value,ts
+e1,u1,i1,view,,2024-01-01 10:00:00
+e2,u1,i2,purchase,3.5,2024-01-01T11:00:00
+"""
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_good_rows_stored_and_reingest_is_idempotent(store: Store, tmp_path: Path) -> None:
+    path = write(tmp_path, "ev.csv", GOOD)
+    first = store.ingest("events", path)
+    assert (first.read, first.stored, first.duplicates, first.quarantined) == (2, 2, 0, 0)
+    again = store.ingest("events", path)
+    assert (again.read, again.stored, again.duplicates, again.quarantined) == (2, 0, 2, 0)
+    assert store.count("events") == 2
+    ev = store.frame("events").sort_values("event_id")
+    assert list(ev.event_type) == ["view", "purchase"]
+    assert ev.value.isna().tolist() == [True, False]
+    assert str(ev.ts.dtype).startswith("datetime64")
+
+
+@pytest.mark.parametrize(
+    ("row", "column", "reason"),
+    [
+        ("e3,,i2,purchase,1,2024-01-01", "user_id", "missing required value"),
+        ("e4,u2,i2,teleport,1,2024-01-01", "event_type", "unknown value"),
+        ("e5,u2,i3,cart,abc,2024-01-01", "value", "not a number"),
+        ("e6,u2,i3,cart,1,yesterday-ish", "ts", "not a timestamp"),
+        ("e7,u2,i3,cart,inf,2024-01-01", "value", "not a finite number"),
+    ],
+)
+def test_bad_row_quarantined_with_line_column_reason(
+    store: Store, tmp_path: Path, row: str, column: str, reason: str
+) -> None:
+    path = write(tmp_path, "ev.csv", GOOD + row + "\n")
+    report = store.ingest("events", path)
+    assert (report.stored, report.quarantined) == (2, 1)
+    q = store.frame("quarantine")
+    assert len(q) == 1
+    assert q.line.iloc[0] == 4  # header is line 1
+    assert q.column_name.iloc[0] == column
+    assert reason in q.reason.iloc[0]
+    assert q.source.iloc[0] == str(path)
+    assert "e" in json.loads(q.raw.iloc[0])["event_id"]
+
+
+def test_negative_quantity_rejected_where_not_allowed(store: Store) -> None:
+    lines = pd.DataFrame({"order_id": ["o1", "o1"], "line_no": [0, 1], "item_id": ["a", "b"],
+                          "quantity": [2, -1], "unit_price": [1.0, 1.0]})
+    report = store.ingest("order_items", lines)
+    assert (report.stored, report.quarantined) == (1, 1)
+    assert "negative value in column quantity" in report.reasons
+
+
+def test_malformed_csv_lines_get_their_true_line_numbers(store: Store, tmp_path: Path) -> None:
+    text = GOOD + "e8,u3,i3,cart,1,2024-01-03,extra\n" + "e9,u3,i3,cart,x,2024-01-03\n"
+    report = store.ingest("events", write(tmp_path, "ev.csv", text))
+    assert report.read == 4 and report.stored == 2 and report.quarantined == 2
+    q = store.frame("quarantine").sort_values("line")
+    assert q.line.tolist() == [4, 5]
+    assert "too many columns" in q.reason.iloc[0]
+    assert q.column_name.iloc[1] == "value"
+
+
+def test_reingesting_bad_file_does_not_duplicate_quarantine(store: Store, tmp_path: Path) -> None:
+    path = write(tmp_path, "ev.csv", GOOD + "e3,,i2,purchase,1,2024-01-01\n")
+    store.ingest("events", path)
+    store.ingest("events", path)
+    assert store.count("quarantine") == 1
+
+
+def test_jsonl_parquet_and_frames_give_the_same_rows(store: Store, tmp_path: Path) -> None:
+    frame = pd.DataFrame({
+        "event_id": ["a", "b"], "user_id": ["u", "v"], "item_id": ["i", "j"],
+        "event_type": ["view", "cart"], "ts": pd.to_datetime(["2024-01-01", "2024-01-02"]),
+    })
+    pq = tmp_path / "ev.parquet"
+    frame.to_parquet(pq)
+    js = tmp_path / "ev.jsonl.gz"
+    with gzip.open(js, "wt") as fh:
+        for rec in frame.assign(ts=frame.ts.astype(str)).to_dict("records"):
+            fh.write(json.dumps(rec) + "\n")
+        fh.write("{not json\n")
+        fh.write("[1, 2]\n")
+    r1 = store.ingest("events", pq)
+    r2 = store.ingest("events", js)
+    r3 = store.ingest("events", frame)
+    assert (r1.stored, r2.duplicates, r3.duplicates) == (2, 2, 2)
+    assert r2.quarantined == 2
+    q = store.frame("quarantine").sort_values("line")
+    assert q.line.tolist() == [3, 4]
+    assert "malformed JSON" in q.reason.iloc[0]
+
+
+def test_mapping_for_foreign_schema_and_extras_into_attributes(store: Store) -> None:
+    foreign = pd.DataFrame({"CustomerID": ["c1", "c2"], "Country": ["UK", "FR"], "vip": [1, 0]})
+    report = store.ingest("users", foreign, mapping={"CustomerID": "user_id", "Country": "country"})
+    assert report.stored == 2
+    users = store.frame("users").sort_values("user_id")
+    assert users.country.tolist() == ["UK", "FR"]
+    assert json.loads(users.attributes.iloc[0]) == {"vip": "1"}
+
+
+def test_missing_required_column_is_a_clear_error_and_stores_nothing(store: Store) -> None:
+    with pytest.raises(IngestError, match=r"lacks required column\(s\) \['user_id'\]"):
+        store.ingest("users", pd.DataFrame({"name": ["x"]}))
+    assert store.count("users") == 0
+
+
+def test_mapping_to_unknown_column_is_a_clear_error(store: Store) -> None:
+    with pytest.raises(IngestError, match="does not have"):
+        store.ingest("users", pd.DataFrame({"a": ["x"]}), mapping={"a": "nope"})
+
+
+def test_unreadable_file_is_a_clear_error(store: Store, tmp_path: Path) -> None:
+    with pytest.raises(IngestError, match="no such file"):
+        store.ingest("events", tmp_path / "missing.csv")
+    bad = tmp_path / "ev.parquet"
+    bad.write_bytes(b"this is not parquet")
+    with pytest.raises(IngestError, match="cannot read"):
+        store.ingest("events", bad)
+    with pytest.raises(NotFoundError, match="canonical tables"):
+        store.ingest("nope", tmp_path / "missing.csv")
+
+
+def test_event_id_derived_from_content_when_absent(store: Store) -> None:
+    frame = pd.DataFrame({"user_id": ["u"], "item_id": ["i"], "event_type": ["view"],
+                          "ts": ["2024-01-01 00:00:00"]})
+    assert store.ingest("events", frame).stored == 1
+    assert store.ingest("events", frame).duplicates == 1
+    assert len(store.frame("events").event_id.iloc[0]) == 32
+
+
+def test_failed_ingest_leaves_stored_rows_untouched(store: Store, tmp_path: Path) -> None:
+    store.ingest("events", write(tmp_path, "ev.csv", GOOD))
+    with pytest.raises(IngestError):
+        store.ingest("events", pd.DataFrame({"user_id": ["x"]}))
+    assert store.count("events") == 2
+
+
+CELL = st.one_of(
+    st.none(),
+    st.text(max_size=12),
+    st.sampled_from(["view", "cart", "purchase", "2024-01-01", "1e309", "-3", "NaN", "", " "]),
+    st.integers(-10, 10).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(str),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.fixed_dictionaries({
+    "event_id": CELL, "user_id": CELL, "item_id": CELL, "event_type": CELL, "value": CELL,
+    "ts": CELL,
+}), min_size=1, max_size=30))
+def test_random_frames_never_crash_and_every_row_is_accounted_for(tmp_path_factory, rows) -> None:
+    store = Store(":memory:")
+    try:
+        report = store.ingest("events", pd.DataFrame(rows))
+        assert report.read == len(rows)
+        assert report.read == report.stored + report.duplicates + report.quarantined
+        assert store.count("events") == report.stored
+        assert store.count("quarantine") == report.quarantined
+    finally:
+        store.close()
+
+
+@settings(max_examples=40, deadline=None)
+@given(blob=st.binary(max_size=400))
+def test_random_bytes_as_csv_never_crash(tmp_path_factory, blob: bytes) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / "x.csv"
+    path.write_bytes(b"event_id,user_id,item_id,event_type,value,ts\n" + blob)
+    store = Store(":memory:")
+    try:
+        try:
+            report = store.ingest("events", path)
+        except IngestError as exc:
+            assert str(exc)
+        else:
+            assert report.read == report.stored + report.duplicates + report.quarantined
+            assert store.count("events") == report.stored
+    finally:
+        store.close()
