@@ -199,3 +199,16 @@ def test_random_bytes_as_csv_never_crash(tmp_path_factory, blob: bytes) -> None:
             assert store.count("events") == report.stored
     finally:
         store.close()
+
+
+def test_defaults_fill_absent_or_blank_columns_and_ignored_columns_are_reported(
+    store: Store,
+) -> None:
+    frame = pd.DataFrame({"user_id": ["u", "v"], "item_id": ["i", "j"], "event_type": [None, "cart"],
+                          "ts": ["2024-01-01", "2024-01-02"], "colour": ["red", "blue"]})
+    report = store.ingest("events", frame, defaults={"event_type": "purchase"})
+    assert report.stored == 2
+    assert report.ignored_columns == ["colour"]
+    assert sorted(store.frame("events").event_type) == ["cart", "purchase"]
+    with pytest.raises(IngestError, match="defaults name"):
+        store.ingest("events", frame, defaults={"nope": "x"})

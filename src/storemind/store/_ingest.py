@@ -40,6 +40,7 @@ class IngestReport:
     duplicates: int = 0
     quarantined: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
+    ignored_columns: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -183,25 +184,29 @@ class _Stager:
         self.con.register("_src_rows", frame)
         try:
             if not created:
-                self.con.execute("CREATE OR REPLACE TEMP TABLE _stage AS SELECT * FROM _src_rows")
+                self.con.execute("CREATE OR REPLACE TEMP TABLE _stage0 AS SELECT * FROM _src_rows")
+                self.con.execute("CREATE OR REPLACE TEMP VIEW _stage AS SELECT * FROM _stage0")
             else:
-                self.con.execute("INSERT INTO _stage BY NAME SELECT * FROM _src_rows")
+                self.con.execute("INSERT INTO _stage0 BY NAME SELECT * FROM _src_rows")
         except Exception:
             # later chunks may bring new keys: widen the stage table
-            have = {r[0] for r in self.con.execute("DESCRIBE _stage").fetchall()}
+            have = {r[0] for r in self.con.execute("DESCRIBE _stage0").fetchall()}
             for col in frame.columns:
                 if col not in have:
-                    self.con.execute(f"ALTER TABLE _stage ADD COLUMN {_q(col)} VARCHAR")
-            self.con.execute("INSERT INTO _stage BY NAME SELECT * FROM _src_rows")
+                    self.con.execute(f"ALTER TABLE _stage0 ADD COLUMN {_q(col)} VARCHAR")
+            self.con.execute("INSERT INTO _stage0 BY NAME SELECT * FROM _src_rows")
+            self.con.execute("CREATE OR REPLACE TEMP VIEW _stage AS SELECT * FROM _stage0")
         finally:
             self.con.unregister("_src_rows")
         return True
 
     def _create(self, select: str) -> None:
+        # insertion order is preserved, so a temp table's rowid is the source row (0-based)
         self.con.execute(
-            "CREATE OR REPLACE TEMP TABLE _stage AS "
-            f"SELECT CAST(COLUMNS(*) AS VARCHAR), CAST(row_number() OVER () AS BIGINT) AS _line "
-            f"FROM ({select})"
+            f"CREATE OR REPLACE TEMP TABLE _stage0 AS SELECT CAST(COLUMNS(*) AS VARCHAR) FROM ({select})"
+        )
+        self.con.execute(
+            "CREATE OR REPLACE TEMP VIEW _stage AS SELECT *, rowid + 1 AS _line FROM _stage0"
         )
 
 
@@ -257,6 +262,7 @@ def ingest_source(
     fmt: str | None = None,
     source_name: str | None = None,
     delimiter: str | None = None,
+    defaults: dict[str, str] | None = None,
 ) -> IngestReport:
     """Stage, validate and store one source into ``schema``'s table; see the module docstring."""
     if isinstance(source, pd.DataFrame):
@@ -278,9 +284,10 @@ def ingest_source(
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise IngestError(f"cannot read {path} as {kind}: {first}") from exc
     try:
-        return _validate_and_store(con, schema, stager, name, mapping or {})
+        return _validate_and_store(con, schema, stager, name, mapping or {}, defaults or {})
     finally:
-        con.execute("DROP TABLE IF EXISTS _stage")
+        con.execute("DROP VIEW IF EXISTS _stage")
+        con.execute("DROP TABLE IF EXISTS _stage0")
 
 
 def _validate_and_store(
@@ -289,6 +296,7 @@ def _validate_and_store(
     stager: _Stager,
     source_name: str,
     mapping: dict[str, str],
+    defaults: dict[str, str],
 ) -> IngestReport:
     report = IngestReport(table=schema.name, source=source_name)
     staged = [r[0] for r in con.execute("DESCRIBE _stage").fetchall() if r[0] != "_line"]
@@ -312,9 +320,16 @@ def _validate_and_store(
         if target in wanted and target not in source_of:
             source_of[target] = col
     extras = [c for c in staged if c not in source_of.values()]
+    unknown_defaults = sorted(set(defaults) - wanted)
+    if unknown_defaults:
+        raise IngestError(
+            f"defaults name column(s) {unknown_defaults} that {schema.name} does not have; "
+            f"its columns are {schema.names}"
+        )
     missing_required = [
         c.name for c in schema.columns
         if c.required and c.name not in source_of
+        and c.name not in defaults
         and not (schema.derived_key and c.name in schema.key)
     ]
     n_staged = con.execute("SELECT count(*) FROM _stage").fetchone()[0]
@@ -325,10 +340,18 @@ def _validate_and_store(
             f"it has {staged}. Pass a mapping (e.g. --map their_name=our_name)."
         )
 
-    raw_of = {c.name: (_q(source_of[c.name]) if c.name in source_of else "NULL::VARCHAR")
-              for c in schema.columns}
+    def raw(name: str) -> str:
+        given = _q(source_of[name]) if name in source_of else None
+        if name in defaults:
+            value = f"{_lit(str(defaults[name]))}::VARCHAR"
+            return f"COALESCE(NULLIF(TRIM({given}), ''), {value})" if given else value
+        return given or "NULL::VARCHAR"
+
+    raw_of = {c.name: raw(c.name) for c in schema.columns}
     typed_exprs = {c.name: _typed(c, raw_of[c.name]) for c in schema.columns}
-    if "attributes" in wanted and "attributes" not in source_of and extras:
+    if "attributes" not in wanted or "attributes" in source_of:
+        report.ignored_columns = extras
+    elif extras:
         pack = ", ".join(f"{_lit(c)}: {_q(c)}" for c in extras)
         typed_exprs["attributes"] = f"CAST(json_object({pack.replace(': ', ', ')}) AS VARCHAR)"
     if schema.derived_key:
@@ -342,7 +365,7 @@ def _validate_and_store(
         c.name: _reason(c, raw_of[c.name], typed_exprs[c.name])
         for c in schema.columns
         if not (schema.derived_key and c.name in schema.key)
-        and (c.name in source_of or c.required)
+        and (c.name in source_of or c.name in defaults or c.required)
     }
     reason_sql = "COALESCE(" + ", ".join(reasons.values()) + ", NULL)" if reasons else "NULL"
     column_sql = (
@@ -361,7 +384,7 @@ def _validate_and_store(
         before = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         con.execute(
             f"INSERT OR IGNORE INTO {table} ({cols}) SELECT {cols} FROM _checked "
-            "WHERE _reason IS NULL ORDER BY _line"
+            "WHERE _reason IS NULL"
         )
         after = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         bad = con.execute(

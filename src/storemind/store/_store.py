@@ -132,19 +132,31 @@ class Store:
         fmt: str | None = None,
         source_name: str | None = None,
         delimiter: str | None = None,
+        defaults: Mapping[str, Any] | None = None,
+        progress: bool = False,
     ) -> IngestReport:
         """Validate and store a CSV, Parquet or JSONL file, or a pandas frame, into ``table``.
 
         Bad rows go to ``quarantine`` with source, line, column and reason; rows whose key is
-        already stored count as duplicates and change nothing. Raises :class:`IngestError`
+        already stored count as duplicates and change nothing. ``mapping`` renames source
+        columns (theirs -> ours); ``defaults`` fills a column that is absent or blank with a
+        constant (e.g. ``{"event_type": "purchase"}``). Raises :class:`IngestError`
         when the source cannot be read at all or lacks a required column.
         """
         schema = table_schema(table)
         with self._lock:
-            return ingest_source(
-                self._con, schema, source, mapping=dict(mapping or {}), fmt=fmt,
-                source_name=source_name, delimiter=delimiter,
-            )
+            if progress:  # the engine's own progress bar, on the terminal, for long reads
+                self._con.execute("SET enable_progress_bar = true")
+                self._con.execute("SET enable_progress_bar_print = true")
+            try:
+                return ingest_source(
+                    self._con, schema, source, mapping=dict(mapping or {}), fmt=fmt,
+                    source_name=source_name, delimiter=delimiter,
+                    defaults={k: str(v) for k, v in (defaults or {}).items()},
+                )
+            finally:
+                if progress:
+                    self._con.execute("SET enable_progress_bar = false")
 
     def append(self, table: str, rows: pd.DataFrame | list[dict[str, Any]],
                source_name: str = "<api>") -> IngestReport:

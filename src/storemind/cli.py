@@ -1,0 +1,350 @@
+"""The ``storemind`` command: init, ingest, train, evaluate, serve, demo, status.
+
+Every command works on the store under ``STOREMIND_HOME`` (``--home`` overrides it). Each
+capability that exists plugs in through ``storemind.<capability>.pipeline`` with
+``train(store, registry, settings) -> ModelVersion`` and optionally
+``evaluate(store, settings) -> dict``.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.util
+import os
+import secrets
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from storemind.config import Settings
+from storemind.errors import StoremindError
+
+__all__ = ["app", "main", "CAPABILITIES", "available_capabilities"]
+
+CAPABILITIES = (
+    "recommend", "customers", "behavior", "marketing", "operations", "assistant", "risk",
+    "experiments",
+)
+
+app = typer.Typer(
+    name="storemind",
+    help="storemind: an AI engine for online stores. Point it at your logs; get recommendations, "
+    "segments, forecasts, fraud scores and more.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+err = Console(stderr=True, soft_wrap=True)
+
+HomeOpt = Annotated[
+    Path | None, typer.Option("--home", help="Store folder (default: $STOREMIND_HOME or ./storemind-home).")
+]
+
+
+def _settings(home: Path | None) -> Settings:
+    if home is not None:
+        os.environ["STOREMIND_HOME"] = str(home)
+    try:
+        return Settings()
+    except Exception as exc:  # pydantic's validation error, shown plainly
+        raise StoremindError(f"invalid settings: {exc}") from exc
+
+
+def _store(settings: Settings, read_only: bool = False):
+    from storemind.store import Store
+
+    return Store.open(settings, read_only=read_only)
+
+
+def _friendly(func):
+    """Turn storemind's own errors into one red line and exit status 1 (no traceback)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except StoremindError as exc:
+            raise _fail(str(exc)) from None
+
+    return wrapper
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def available_capabilities() -> list[str]:
+    """Capabilities whose ``pipeline`` module exists in this installation."""
+    out = []
+    for cap in CAPABILITIES:
+        try:
+            if importlib.util.find_spec(f"storemind.{cap}.pipeline") is not None:
+                out.append(cap)
+        except ModuleNotFoundError:
+            continue
+    return out
+
+
+@app.command()
+@_friendly
+def init(
+    home: HomeOpt = None,
+    force: Annotated[bool, typer.Option(help="Empty every table of an existing store.")] = False,
+) -> None:
+    """Create an empty store (DuckDB file and model registry) under the home folder."""
+    settings = _settings(home)
+    store = _store(settings)
+    if force:
+        for name in [*store.tables, "quarantine"]:
+            store.clear(name)
+    settings.models_path.mkdir(parents=True, exist_ok=True)
+    console.print(f"store ready at [bold]{settings.db_path}[/] ({len(store.tables)} tables)")
+    store.close()
+
+
+def _parse_mapping(pairs: list[str], flag: str = "--map") -> dict[str, str]:
+    mapping = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise StoremindError(f"{flag} takes NAME=VALUE; got {pair!r}")
+        theirs, ours = pair.split("=", 1)
+        mapping[theirs.strip()] = ours.strip()
+    return mapping
+
+
+def _print_report(report: Any) -> None:
+    colour = "green" if report.quarantined == 0 else "yellow"
+    console.print(
+        f"[bold]{report.table}[/] <- {report.source}: read {report.read:,} = "
+        f"[green]stored {report.stored:,}[/] + duplicates {report.duplicates:,} + "
+        f"[{colour}]quarantined {report.quarantined:,}[/]"
+    )
+    for reason, n in report.reasons.most_common(8):
+        console.print(f"    quarantined {n:,}: {reason}")
+    if report.ignored_columns:
+        console.print(f"    columns not in {report.table}, ignored: {', '.join(report.ignored_columns)}")
+
+
+@app.command()
+@_friendly
+def ingest(
+    table: Annotated[str | None, typer.Argument(help="Canonical table, e.g. events.")] = None,
+    file: Annotated[Path | None, typer.Argument(help="CSV, Parquet or JSONL file (.gz ok).")] = None,
+    dataset: Annotated[str | None, typer.Option(help="Load a public dataset by name instead.")] = None,
+    map_: Annotated[list[str] | None, typer.Option(
+        "--map", help="Rename a column: THEIR_COLUMN=OUR_COLUMN (repeatable).")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Fill an absent or blank column: COLUMN=VALUE (repeatable).")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="csv, parquet or jsonl.")] = None,
+    delimiter: Annotated[str | None, typer.Option(help="CSV delimiter.")] = None,
+    home: HomeOpt = None,
+) -> None:
+    """Validate and store a file into a table, or a public dataset into every table it fills.
+
+    Prints rows read = stored + duplicates + quarantined. Exits non-zero only when the file
+    cannot be read at all or no row of it could be stored.
+    """
+    settings = _settings(home)
+    if dataset is None and (table is None or file is None):
+        raise _fail("give TABLE FILE, or --dataset NAME (see `storemind ingest --help`)", 2)
+    store = _store(settings)
+    try:
+        if dataset is not None:
+            from storemind.datasets import load_dataset
+
+            reports = load_dataset(dataset, store, data_dir=settings.data)
+            for report in reports.values():
+                _print_report(report)
+            if not any(r.ok for r in reports.values()):
+                raise _fail(f"nothing from dataset {dataset!r} could be stored")
+            return
+        assert table is not None and file is not None
+        big = file.exists() and file.stat().st_size > 50_000_000
+        report = store.ingest(table, file, mapping=_parse_mapping(map_ or []), fmt=fmt,
+                              defaults=_parse_mapping(set_ or [], "--set"),
+                              delimiter=delimiter, progress=big and sys.stderr.isatty())
+        _print_report(report)
+        if report.read == 0:
+            raise _fail(f"{file} has no data rows")
+        if not report.ok:
+            raise _fail(f"no row of {file} could be stored; see the quarantine reasons above")
+    finally:
+        store.close()
+
+
+@app.command()
+@_friendly
+def train(
+    capabilities: Annotated[list[str] | None, typer.Argument(
+        help="Capabilities to train (default: every one installed).")] = None,
+    home: HomeOpt = None,
+) -> None:
+    """Train capabilities from the store and register new model versions."""
+    settings = _settings(home)
+    have = available_capabilities()
+    wanted = capabilities or have
+    unknown = [c for c in wanted if c not in have]
+    if unknown:
+        raise _fail(f"unknown or not installed capability {unknown}; available: {have}", 2)
+    if not wanted:
+        console.print("no capability is installed yet; nothing to train")
+        return
+    from storemind.registry import Registry
+
+    store = _store(settings)
+    registry = Registry(settings.models_path)
+    table = Table("capability", "version", "seconds", "metrics", title="trained")
+    failed = []
+    try:
+        for cap in wanted:
+            module = importlib.import_module(f"storemind.{cap}.pipeline")
+            start = time.perf_counter()
+            console.rule(f"[bold]{cap}")
+            try:
+                version = module.train(store, registry, settings)
+            except StoremindError as exc:
+                err.print(f"[red]{cap}: {exc}[/]")
+                failed.append(cap)
+                continue
+            metrics = ", ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                for k, v in list(version.metrics.items())[:4]
+            )
+            table.add_row(cap, version.version, f"{time.perf_counter() - start:.1f}", metrics)
+    finally:
+        store.close()
+    console.print(table)
+    if failed:
+        raise _fail(f"training failed for {failed}")
+
+
+@app.command()
+@_friendly
+def evaluate(
+    capabilities: Annotated[list[str] | None, typer.Argument(help="Capabilities to evaluate.")] = None,
+    home: HomeOpt = None,
+) -> None:
+    """Evaluate capabilities on a held-out split of the store and print their metrics."""
+    settings = _settings(home)
+    wanted = capabilities or available_capabilities()
+    store = _store(settings)
+    table = Table("capability", "metric", "value", title="evaluation")
+    try:
+        for cap in wanted:
+            module = importlib.import_module(f"storemind.{cap}.pipeline")
+            if not hasattr(module, "evaluate"):
+                continue
+            for key, value in module.evaluate(store, settings).items():
+                table.add_row(cap, key, f"{value:.4f}" if isinstance(value, float) else str(value))
+    finally:
+        store.close()
+    console.print(table)
+
+
+@app.command()
+@_friendly
+def status(home: HomeOpt = None) -> None:
+    """Show tables (rows, time range), quarantine reasons and registered models."""
+    settings = _settings(home)
+    if not settings.db_path.exists():
+        raise _fail(f"no store at {settings.db_path}; run `storemind init` first")
+    from storemind.registry import Registry
+
+    store = _store(settings, read_only=True)
+    try:
+        t = Table("table", "rows", "from", "to", title=f"store {settings.db_path}")
+        for name, n in store.counts().items():
+            lo, hi = store.time_range(name) if name != "quarantine" else (None, None)
+            t.add_row(name, f"{n:,}", str(lo or ""), str(hi or ""))
+        console.print(t)
+        q = store.quarantine_summary()
+        if len(q):
+            qt = Table("table", "reason", "rows", title="quarantine")
+            for row in q.head(15).itertuples():
+                qt.add_row(row.table_name, row.reason, f"{row.rows:,}")
+            console.print(qt)
+    finally:
+        store.close()
+    registry = Registry(settings.models_path)
+    m = Table("capability", "current", "versions", "created", title="models")
+    for cap in registry.capabilities():
+        versions = registry.versions(cap)
+        current = registry.current_version(cap) or "-"
+        m.add_row(cap, current, str(len(versions)), versions[-1].created_at if versions else "")
+    console.print(m)
+
+
+@app.command()
+@_friendly
+def serve(
+    home: HomeOpt = None,
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+) -> None:
+    """Serve the HTTP API and the dashboard from one process."""
+    settings = _settings(home)
+    _serve(settings, host or settings.host, port or settings.port)
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from storemind.api import create_app
+
+    if not settings.keys:
+        key = secrets.token_urlsafe(18)
+        os.environ["STOREMIND_API_KEYS"] = key
+        settings = Settings()
+        console.print(f"no STOREMIND_API_KEYS set; writes accept this key for this run: [bold]{key}[/]")
+    console.print(f"dashboard: [bold]http://{host}:{port}/[/]   API docs: http://{host}:{port}/docs")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
+@app.command()
+@_friendly
+def demo(
+    home: HomeOpt = None,
+    users: Annotated[int, typer.Option(help="Simulated customers.")] = 3000,
+    items: Annotated[int, typer.Option(help="Simulated products.")] = 600,
+    days: Annotated[int, typer.Option(help="Simulated days of history.")] = 120,
+    seed: Annotated[int, typer.Option(help="Random seed of the simulated store.")] = 0,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after training.")] = False,
+    port: Annotated[int | None, typer.Option(help="Port to serve on.")] = None,
+) -> None:
+    """Build a simulated store, train every capability, print a summary, then serve."""
+    settings = _settings(home or Path(os.environ.get("STOREMIND_HOME", "storemind-home")))
+    from storemind.datasets import simulate
+
+    store = _store(settings)
+    try:
+        if store.count("events") == 0:
+            console.rule("[bold]building a simulated store")
+            truth = simulate(store, n_users=users, n_items=items, n_days=days, seed=seed)
+            console.print(truth.summary() if hasattr(truth, "summary") else truth)
+        else:
+            console.print(f"store at {settings.db_path} already has data; reusing it")
+    finally:
+        store.close()
+    train(capabilities=None, home=settings.home)
+    status(home=settings.home)
+    if not no_serve:
+        _serve(settings, settings.host, port or settings.port)
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning storemind's own errors into a message and exit 1."""
+    try:
+        app()
+    except StoremindError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

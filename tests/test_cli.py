@@ -1,0 +1,70 @@
+"""The storemind command as a user runs it: exit codes, counts, messages."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from storemind.cli import app
+
+runner = CliRunner()
+
+GOOD = "event_id,user_id,item_id,event_type,value,ts\ne1,u1,i1,view,,2024-01-01\ne2,u1,i2,cart,1,2024-01-02\n"
+
+
+def test_help_everywhere() -> None:
+    for args in (["--help"], ["init", "--help"], ["ingest", "--help"], ["train", "--help"],
+                 ["evaluate", "--help"], ["serve", "--help"], ["demo", "--help"],
+                 ["status", "--help"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, args
+        assert "Usage" in result.output
+
+
+def test_init_ingest_status(home: Path, tmp_path: Path) -> None:
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    assert (home / "store.duckdb").is_file()
+    f = tmp_path / "ev.csv"
+    f.write_text(GOOD + "e3,,i1,view,,2024-01-01\n")
+    result = runner.invoke(app, ["ingest", "events", str(f)])
+    assert result.exit_code == 0, result.output
+    assert "read 3 = stored 2 + duplicates 0 + quarantined 1" in " ".join(result.output.split())
+    assert "missing required value in column user_id" in result.output
+    again = runner.invoke(app, ["ingest", "events", str(f)])
+    assert again.exit_code == 0
+    assert "stored 0 + duplicates 2" in " ".join(again.output.split())
+    status = runner.invoke(app, ["status"])
+    assert status.exit_code == 0
+    assert "events" in status.output and "quarantine" in status.output
+
+
+def test_ingest_with_mapping_and_set(home: Path, tmp_path: Path) -> None:
+    f = tmp_path / "theirs.csv"
+    f.write_text("CustomerID,Sku,When\nc1,s1,2024-03-01 10:00\nc2,s2,2024-03-02 11:00\n")
+    result = runner.invoke(app, ["ingest", "events", str(f), "--map", "CustomerID=user_id",
+                                 "--map", "Sku=item_id", "--map", "When=ts",
+                                 "--set", "event_type=purchase"])
+    assert result.exit_code == 0, result.output
+    assert "stored 2" in result.output
+
+
+def test_ingest_fails_only_when_nothing_can_be_stored(home: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("event_id,user_id,item_id,event_type,value,ts\ne1,,i1,view,,2024-01-01\n")
+    result = runner.invoke(app, ["ingest", "events", str(bad)])
+    assert result.exit_code == 1
+    assert "no row" in result.output
+    missing = runner.invoke(app, ["ingest", "events", str(tmp_path / "nope.csv")])
+    assert missing.exit_code == 1 and "no such file" in missing.output
+    unknown = runner.invoke(app, ["ingest", "nonsense", str(bad)])
+    assert unknown.exit_code == 1 and "canonical tables" in unknown.output
+    wrong_map = runner.invoke(app, ["ingest", "events", str(bad), "--map", "oops"])
+    assert wrong_map.exit_code == 1 and "NAME=VALUE" in wrong_map.output
+    nothing = runner.invoke(app, ["ingest"])
+    assert nothing.exit_code == 2
+
+
+def test_status_without_store_says_what_to_do(home: Path) -> None:
+    result = runner.invoke(app, ["status"])
+    assert result.exit_code == 1
+    assert "storemind init" in result.output
