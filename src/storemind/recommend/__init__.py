@@ -1,0 +1,28 @@
+"""Recommendations: personalised top-N, similar items, bought together, filters and reasons.
+
+Every model is a :class:`Recommender` fitted on :class:`Interactions` (events with dense
+indices); ``recommend(users, k)`` returns item indices and scores, best first.
+"""
+from __future__ import annotations
+
+from storemind.recommend._base import Recommender
+from storemind.recommend._interactions import DEFAULT_WEIGHTS, EVENT_CODES, Interactions
+from storemind.recommend.als import ALS
+from storemind.recommend.bought_together import BoughtTogether
+from storemind.recommend.bpr import BPR
+from storemind.recommend.ease import EASE
+from storemind.recommend.itemknn import ItemKNN
+from storemind.recommend.popularity import Popularity
+
+__all__ = [
+    "Interactions",
+    "Recommender",
+    "DEFAULT_WEIGHTS",
+    "EVENT_CODES",
+    "Popularity",
+    "ItemKNN",
+    "EASE",
+    "ALS",
+    "BPR",
+    "BoughtTogether",
+]
