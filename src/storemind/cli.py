@@ -80,14 +80,16 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def available_capabilities() -> list[str]:
-    """Capabilities whose ``pipeline`` module exists in this installation."""
+    """Capabilities whose ``pipeline`` module exists and has ``train``."""
     out = []
     for cap in CAPABILITIES:
         try:
-            if importlib.util.find_spec(f"storemind.{cap}.pipeline") is not None:
-                out.append(cap)
+            if importlib.util.find_spec(f"storemind.{cap}.pipeline") is None:
+                continue
         except ModuleNotFoundError:
             continue
+        if hasattr(importlib.import_module(f"storemind.{cap}.pipeline"), "train"):
+            out.append(cap)
     return out
 
 
@@ -212,6 +214,10 @@ def train(
                 err.print(f"[red]{cap}: {exc}[/]")
                 failed.append(cap)
                 continue
+            except Exception:  # one capability's bug must not stop the others
+                err.print_exception(max_frames=5)
+                failed.append(cap)
+                continue
             metrics = ", ".join(
                 f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                 for k, v in list(version.metrics.items())[:4]
@@ -261,7 +267,8 @@ def status(home: HomeOpt = None) -> None:
         t = Table("table", "rows", "from", "to", title=f"store {settings.db_path}")
         for name, n in store.counts().items():
             lo, hi = store.time_range(name) if name != "quarantine" else (None, None)
-            t.add_row(name, f"{n:,}", str(lo or ""), str(hi or ""))
+            t.add_row(name, f"{n:,}", f"{lo:%Y-%m-%d %H:%M}" if lo else "",
+                      f"{hi:%Y-%m-%d %H:%M}" if hi else "")
         console.print(t)
         q = store.quarantine_summary()
         if len(q):

@@ -23,9 +23,12 @@ from storemind.datasets.questions import (
     read_ecommerce_faq,
 )
 from storemind.datasets.sessions import read_diginetica, read_taobao
+from storemind.datasets.simulate import GroundTruth, simulate
 from storemind.datasets.walmart import read_walmart
 
 __all__ = [
+    "simulate",
+    "GroundTruth",
     "DATASETS",
     "Dataset",
     "DatasetReport",
