@@ -68,3 +68,13 @@ def test_status_without_store_says_what_to_do(home: Path) -> None:
     result = runner.invoke(app, ["status"])
     assert result.exit_code == 1
     assert "storemind init" in result.output
+
+
+def test_experiment_analyze_on_hillstrom(home: Path) -> None:
+    assert runner.invoke(app, ["ingest", "--dataset", "hillstrom"]).exit_code == 0
+    unknown = runner.invoke(app, ["experiment", "analyze", "nope"])
+    assert unknown.exit_code == 1 and "hillstrom_email" in unknown.output
+    result = runner.invoke(app, ["experiment", "analyze", "hillstrom_email"])
+    assert result.exit_code == 0, result.output
+    assert "sample ratio OK" in result.output
+    assert "Mens E-Mail" in result.output and "+72.1%" in result.output  # visit lift, Hillstrom 2008

@@ -344,6 +344,36 @@ def demo(
         _serve(settings, settings.host, port or settings.port)
 
 
+experiment_app = typer.Typer(help="A/B experiments: analyse results from the store.",
+                              no_args_is_help=True)
+app.add_typer(experiment_app, name="experiment")
+
+
+@experiment_app.command("analyze")
+@_friendly
+def experiment_analyze(
+    key: Annotated[str, typer.Argument(help="Experiment (campaign) key.")],
+    metric: Annotated[list[str] | None, typer.Option(
+        help="Metric, e.g. events.purchase, orders.total, or num/den for a ratio (repeatable).")] = None,
+    guardrail: Annotated[list[str] | None, typer.Option(help="Guardrail metric (repeatable).")] = None,
+    covariate: Annotated[str | None, typer.Option(help="CUPED covariate, e.g. pre.orders.total.")] = None,
+    control: Annotated[str | None, typer.Option(help="Control arm (default: detected).")] = None,
+    alpha: Annotated[float, typer.Option(help="Significance level.")] = 0.05,
+    home: HomeOpt = None,
+) -> None:
+    """Analyse an experiment: lifts with intervals, CUPED, sample-ratio check, BH across metrics."""
+    from storemind.experiments.pipeline import analyze
+
+    settings = _settings(home)
+    store = _store(settings, read_only=True)
+    try:
+        report = analyze(store, key, metrics=metric or None, guardrails=guardrail or (),
+                         covariate=covariate, control=control, alpha=alpha)
+    finally:
+        store.close()
+    typer.echo(str(report))
+
+
 def main() -> None:
     """Entry point: run the CLI, turning storemind's own errors into a message and exit 1."""
     try:

@@ -430,6 +430,10 @@ def analyze(store: Store, key: str, metrics: Sequence[str | Metric] | None = Non
     """
     exp = _experiment(store, key)
     notes: list[str] = []
+    ex = store.table("exposures")
+    if exp is None and int(store.execute(ex.filter(ex.campaign_id == key).count())) == 0:
+        known = store.execute(ex.select("campaign_id").distinct().limit(20)).campaign_id.tolist()
+        raise NotFoundError(f"no experiment {key!r}: it has no exposures; known keys: {known}")
     if metrics is None:
         e = store.table("exposures")
         e = e.filter(e.campaign_id == key)
