@@ -49,8 +49,8 @@ def _monitor(store: Any, key: str, metric: str) -> str:
                              line={"color": "#1f7a4d"}))
     fig.add_trace(go.Scatter(x=path.look, y=path.cs_low, name="always-valid CS (low)",
                              line={"color": "#1f7a4d"}, showlegend=False))
-    fig.add_trace(go.Scatter(x=path.look, y=path.ci_high, name="naive 95% CI (invalid when peeking)",
-                             line={"color": "#b55", "dash": "dot"}))
+    fig.add_trace(go.Scatter(x=path.look, y=path.ci_high, line={"color": "#b55", "dash": "dot"},
+                             name="naive 95% CI (invalid when peeking)"))
     fig.add_trace(go.Scatter(x=path.look, y=path.ci_low, showlegend=False,
                              line={"color": "#b55", "dash": "dot"}))
     fig.add_hline(y=0, line_dash="dot")
