@@ -1,8 +1,6 @@
 """Shared-check cases for storemind.recommend estimators."""
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pandas as pd
 
@@ -60,13 +58,3 @@ CASES = [
         bad_fit=lambda m: m.fit(_events()),  # a frame, not Interactions
     ),
 ]
-
-# R2's models, when their files are present
-if importlib.util.find_spec("storemind.recommend.sasrec") is not None:  # pragma: no cover
-    from storemind.recommend.sasrec import SASRec
-
-    CASES.append(_case("SASRec", lambda seed: SASRec(random_state=seed)))
-if importlib.util.find_spec("storemind.recommend.content") is not None:  # pragma: no cover
-    from storemind.recommend.content import ContentRecommender
-
-    CASES.append(_case("ContentRecommender", lambda seed: ContentRecommender(random_state=seed)))

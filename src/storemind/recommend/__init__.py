@@ -10,9 +10,11 @@ from storemind.recommend._interactions import DEFAULT_WEIGHTS, EVENT_CODES, Inte
 from storemind.recommend.als import ALS
 from storemind.recommend.bought_together import BoughtTogether
 from storemind.recommend.bpr import BPR
+from storemind.recommend.content import ContentRecommender
 from storemind.recommend.ease import EASE
 from storemind.recommend.itemknn import ItemKNN
 from storemind.recommend.popularity import Popularity
+from storemind.recommend.sasrec import SASRec
 
 __all__ = [
     "Interactions",
@@ -25,4 +27,6 @@ __all__ = [
     "ALS",
     "BPR",
     "BoughtTogether",
+    "SASRec",
+    "ContentRecommender",
 ]
