@@ -6,12 +6,14 @@ indices); ``recommend(users, k)`` returns item indices and scores, best first.
 from __future__ import annotations
 
 from storemind.recommend._base import Recommender
+from storemind.recommend._bundle import Bundle, load_bundle, save_bundle
 from storemind.recommend._interactions import DEFAULT_WEIGHTS, EVENT_CODES, Interactions
 from storemind.recommend.als import ALS
 from storemind.recommend.bought_together import BoughtTogether
 from storemind.recommend.bpr import BPR
 from storemind.recommend.content import ContentRecommender
 from storemind.recommend.ease import EASE
+from storemind.recommend.hybrid import HybridRanker
 from storemind.recommend.itemknn import ItemKNN
 from storemind.recommend.popularity import Popularity
 from storemind.recommend.sasrec import SASRec
@@ -29,4 +31,8 @@ __all__ = [
     "BoughtTogether",
     "SASRec",
     "ContentRecommender",
+    "HybridRanker",
+    "Bundle",
+    "save_bundle",
+    "load_bundle",
 ]

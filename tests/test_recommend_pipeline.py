@@ -1,0 +1,59 @@
+"""recommend pipeline: train from a simulated store, register a Bundle, settings, errors."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from storemind.datasets import simulate
+from storemind.errors import DataError
+from storemind.recommend._bundle import load_bundle
+from storemind.recommend.pipeline import RecommendSettings, train
+from storemind.registry import Registry
+from storemind.store import Store
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    s = Store(tmp_path_factory.mktemp("rec") / "store.duckdb")
+    simulate(s, n_users=500, n_items=120, n_days=60, progress=False)
+    yield s
+    s.close()
+
+
+def test_train_registers_a_bundle_with_metrics(store, tmp_path):
+    registry = Registry(tmp_path / "models")
+    mv = train(store, registry, options={"budget": 1, "models": "popularity,itemknn,als"})
+    m = mv.metrics
+    for name in ("popularity", "itemknn", "als", "hybrid"):
+        assert 0 <= m[f"{name}.ndcg@10"] <= 1 and 0 <= m[f"{name}.coverage@10"] <= 1
+    assert m["ndcg@10"] == m["hybrid.ndcg@10"]
+    assert m["hybrid.ndcg@10"] > m["popularity.ndcg@10"]
+    bundle = load_bundle(mv.path)
+    assert set(bundle.models) == {"popularity", "itemknn", "als"}
+    assert bundle.hybrid is not None and "in_stock" in bundle.catalogue.columns
+    items, _ = bundle.hybrid.recommend(np.arange(5), k=10)
+    assert (items >= 0).all()
+    assert registry.current_version("recommend") == mv.version
+
+
+def test_settings_layers_and_errors():
+    env = {"STOREMIND_RECOMMEND_BUDGET": "3", "STOREMIND_RECOMMEND_WEIGHTS": "view=2",
+           "STOREMIND_RECOMMEND_MODELS": "popularity,ease"}
+    cfg = RecommendSettings.resolve(None, {"budget": 5}, env=env)
+    assert cfg.budget == 5 and cfg.weights["view"] == 2.0 and cfg.weights["purchase"] == 5.0
+    assert cfg.models == ("popularity", "ease")
+    with pytest.raises(DataError, match="unknown recommend setting"):
+        RecommendSettings.resolve(None, {"nope": 1}, env={})
+    with pytest.raises(DataError, match="models"):
+        RecommendSettings.resolve(None, {"models": "popularity,magic"}, env={})
+
+
+def test_empty_store_is_a_data_error(tmp_path):
+    s = Store(tmp_path / "empty.duckdb")
+    try:
+        s.ingest("items", pd.DataFrame({"item_id": ["a"], "title": ["x"]}))
+        with pytest.raises(DataError, match="events"):
+            train(s, Registry(tmp_path / "m"), options={"budget": 1})
+    finally:
+        s.close()
