@@ -212,3 +212,27 @@ def test_defaults_fill_absent_or_blank_columns_and_ignored_columns_are_reported(
     assert sorted(store.frame("events").event_type) == ["cart", "purchase"]
     with pytest.raises(IngestError, match="defaults name"):
         store.ingest("events", frame, defaults={"nope": "x"})
+
+
+def test_concurrent_appends_and_reads_from_threads(store: Store) -> None:
+    import threading
+
+    errors: list[BaseException] = []
+
+    def writer(t: int) -> None:
+        try:
+            for i in range(15):
+                rows = [{"event_id": f"t{t}-{i}-{j}", "user_id": f"u{j}", "item_id": "i",
+                         "event_type": "view", "ts": "2024-01-01"} for j in range(5)]
+                assert store.append("events", rows).stored == 5
+                store.execute(store.table("events").count())
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:1]
+    assert store.count("events") == 4 * 15 * 5

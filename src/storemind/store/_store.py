@@ -72,7 +72,8 @@ class Store:
         """Canonical table ``name`` as an Ibis expression."""
         if name != "quarantine":
             table_schema(name)
-        return self._ibis.table(name)
+        with self._lock:  # ibis asks the connection for the schema; one thread at a time
+            return self._ibis.table(name)
 
     def execute(self, expr: ibis.Expr) -> pd.DataFrame | pd.Series | Any:
         """Run an Ibis expression on this store's engine; pandas out."""
