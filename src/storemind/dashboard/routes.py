@@ -95,6 +95,16 @@ def overview(request: Request) -> HTMLResponse:
 @router.get("/dashboard/{cap}", response_class=HTMLResponse)
 def capability_page(cap: str, request: Request) -> HTMLResponse:
     """A capability's own page, or what to do before it has one."""
+    return _capability(cap, request, None)
+
+
+@router.get("/dashboard/{cap}/{sub}", response_class=HTMLResponse)
+def capability_subpage(cap: str, sub: str, request: Request) -> HTMLResponse:
+    """A further page of a capability (``SUBPAGES[sub]`` of its dashboard module)."""
+    return _capability(cap, request, sub)
+
+
+def _capability(cap: str, request: Request, sub: str | None) -> HTMLResponse:
     if cap not in CAPABILITY_INFO:
         return _render(request, "message.html", {
             "title": "Not found",
@@ -113,7 +123,13 @@ def capability_page(cap: str, request: Request) -> HTMLResponse:
     if _exists(f"storemind.{cap}.dashboard"):
         try:
             module = importlib.import_module(f"storemind.{cap}.dashboard")
-            name, extra = module.page(request, request.app.state.store, registry)
+            page = module.page if sub is None else getattr(module, "SUBPAGES", {}).get(sub)
+            if page is None:
+                return _render(request, "message.html", {
+                    "title": "Not found", "active": cap,
+                    "message": f"{title} has no page {sub!r}.",
+                }, status=404)
+            name, extra = page(request, request.app.state.store, registry)
             return _render(request, name, {**context, **extra})
         except (NotFittedError, NotFoundError) as exc:
             context["problem"] = str(exc)
