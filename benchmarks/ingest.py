@@ -7,6 +7,7 @@ Both run on the same file, each in a fresh process and a fresh database file, be
     .venv/bin/python benchmarks/ingest.py --rows 1000000 --repeats 1   # quicker
 Writes benchmarks/results/ingest.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("STOREMIND_DATA", ROOT.parent / "shared" / "data"))
 RETAIL = DATA / "online_retail" / "online_retail.csv.gz"
-RETAIL_MAP = {"CustomerID": "user_id", "StockCode": "item_id", "InvoiceNo": "session_id",
-              "Quantity": "value", "InvoiceDate": "ts"}
+RETAIL_MAP = {
+    "CustomerID": "user_id",
+    "StockCode": "item_id",
+    "InvoiceNo": "session_id",
+    "Quantity": "value",
+    "InvoiceDate": "ts",
+}
 
 
 def make_events_csv(path: Path, rows: int, seed: int = 0) -> None:
@@ -40,7 +46,8 @@ def make_events_csv(path: Path, rows: int, seed: int = 0) -> None:
                  'i' || (hash(i * 7) % 100000) AS item_id,
                  's' || (i // 8) AS session_id,
                  CASE WHEN i % 307 = 0 THEN 'teleport'
-                      ELSE ['view','view','view','view','click','cart','purchase'][CAST(1 + hash(i*3) % 7 AS BIGINT)]
+                      ELSE ['view','view','view','view','click','cart','purchase']
+                           [CAST(1 + hash(i*3) % 7 AS BIGINT)]
                  END AS event_type,
                  CASE WHEN i % 401 = 0 THEN 'n/a' ELSE CAST(round(random() * 100, 2) AS VARCHAR)
                  END AS value,
@@ -71,8 +78,12 @@ def run_one(kind: str, file: str, table: str, mapping: dict, defaults: dict) -> 
             store = Store(db)
             rep = store.ingest(table, file, mapping=mapping, defaults=defaults)
             store.close()
-            info = {"stored": rep.stored, "read": rep.read, "duplicates": rep.duplicates,
-                    "quarantined": rep.quarantined}
+            info = {
+                "stored": rep.stored,
+                "read": rep.read,
+                "duplicates": rep.duplicates,
+                "quarantined": rep.quarantined,
+            }
         seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB on Linux
     return {"seconds": seconds, "peak_mib": peak, **info}
@@ -82,9 +93,15 @@ def measure(kind: str, file: Path, table: str, mapping: dict, defaults: dict, re
     best = None
     for _ in range(repeats):
         out = subprocess.run(
-            [sys.executable, __file__, "--child", json.dumps([kind, str(file), table, mapping,
-                                                              defaults])],
-            check=True, capture_output=True, text=True,
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                json.dumps([kind, str(file), table, mapping, defaults]),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         )
         res = json.loads(out.stdout.strip().splitlines()[-1])
         if best is None or res["seconds"] < best["seconds"]:
@@ -103,20 +120,31 @@ def main() -> None:
         print(json.dumps(run_one(*json.loads(args.child))))
         return
     results = []
-    cases = [("UCI Online Retail (541,909 lines, gzip CSV)", RETAIL, "events", RETAIL_MAP,
-              {"event_type": "purchase"})]
+    cases = [
+        (
+            "UCI Online Retail (541,909 lines, gzip CSV)",
+            RETAIL,
+            "events",
+            RETAIL_MAP,
+            {"event_type": "purchase"},
+        )
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         sim = Path(tmp) / "events.csv"
         print(f"writing {args.rows:,} simulated events ...", flush=True)
         make_events_csv(sim, args.rows)
-        cases.append((f"{args.rows:,} simulated events (plain CSV, 1% bad rows)", sim, "events",
-                      {}, {}))
+        cases.append(
+            (f"{args.rows:,} simulated events (plain CSV, 1% bad rows)", sim, "events", {}, {})
+        )
         for name, file, table, mapping, defaults in cases:
             raw = measure("duckdb", file, table, mapping, defaults, args.repeats)
             ours = measure("storemind", file, table, mapping, defaults, args.repeats)
             ratio = raw["seconds"] / ours["seconds"]
-            print(f"{name}: duckdb {raw['seconds']:.2f}s, storemind {ours['seconds']:.2f}s, "
-                  f"ratio {ratio:.2f}", flush=True)
+            print(
+                f"{name}: duckdb {raw['seconds']:.2f}s, storemind {ours['seconds']:.2f}s, "
+                f"ratio {ratio:.2f}",
+                flush=True,
+            )
             results.append((name, raw, ours, ratio))
     lines = [
         "# Ingestion benchmark",
@@ -128,25 +156,32 @@ def main() -> None:
         f"{args.repeats}.",
         "Ratio = DuckDB seconds / storemind seconds (1.0 = free validation; goal >= 0.5).",
         "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}.",
         "Command: `.venv/bin/python benchmarks/ingest.py"
         + (f" --rows {args.rows}" if args.rows != 10_000_000 else "")
-        + (f" --repeats {args.repeats}" if args.repeats != 3 else "") + "`",
+        + (f" --repeats {args.repeats}" if args.repeats != 3 else "")
+        + "`",
         "",
-        "| dataset | rows read | DuckDB read_csv s | DuckDB rows/s | storemind s | storemind rows/s "
-        "| stored | duplicates | quarantined | ratio | DuckDB peak MiB | storemind peak MiB |",
+        "| dataset | rows read | DuckDB read_csv s | DuckDB rows/s | storemind s "
+        "| storemind rows/s | stored | duplicates | quarantined | ratio | DuckDB peak MiB | storemind peak MiB |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, raw, ours, ratio in results:
         lines.append(
-            f"| {name} | {ours['read']:,} | {raw['seconds']:.2f} | {raw['read'] / raw['seconds']:,.0f}"
+            f"| {name} | {ours['read']:,} | {raw['seconds']:.2f} "
+            f"| {raw['read'] / raw['seconds']:,.0f}"
             f" | {ours['seconds']:.2f} | {ours['read'] / ours['seconds']:,.0f} | {ours['stored']:,}"
             f" | {ours['duplicates']:,} | {ours['quarantined']:,} | **{ratio:.2f}** "
             f"| {raw['peak_mib']:,.0f} | {ours['peak_mib']:,.0f} |"
         )
     verdict = all(r[3] >= 0.5 for r in results)
-    lines += ["", "Goal (ratio >= 0.5 on every file): " + ("**met**." if verdict else
-              "**not met**: see the ratios above."), ""]
+    lines += [
+        "",
+        "Goal (ratio >= 0.5 on every file): "
+        + ("**met**." if verdict else "**not met**: see the ratios above."),
+        "",
+    ]
     Path(args.out).write_text("\n".join(lines))
     print(f"wrote {args.out}")
 

@@ -1,4 +1,5 @@
 """The storemind command as a user runs it: exit codes, counts, messages."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,13 +10,23 @@ from storemind.cli import app
 
 runner = CliRunner()
 
-GOOD = "event_id,user_id,item_id,event_type,value,ts\ne1,u1,i1,view,,2024-01-01\ne2,u1,i2,cart,1,2024-01-02\n"
+GOOD = (
+    "event_id,user_id,item_id,event_type,value,ts\n"
+    "e1,u1,i1,view,,2024-01-01\ne2,u1,i2,cart,1,2024-01-02\n"
+)
 
 
 def test_help_everywhere() -> None:
-    for args in (["--help"], ["init", "--help"], ["ingest", "--help"], ["train", "--help"],
-                 ["evaluate", "--help"], ["serve", "--help"], ["demo", "--help"],
-                 ["status", "--help"]):
+    for args in (
+        ["--help"],
+        ["init", "--help"],
+        ["ingest", "--help"],
+        ["train", "--help"],
+        ["evaluate", "--help"],
+        ["serve", "--help"],
+        ["demo", "--help"],
+        ["status", "--help"],
+    ):
         result = runner.invoke(app, args)
         assert result.exit_code == 0, args
         assert "Usage" in result.output
@@ -41,9 +52,22 @@ def test_init_ingest_status(home: Path, tmp_path: Path) -> None:
 def test_ingest_with_mapping_and_set(home: Path, tmp_path: Path) -> None:
     f = tmp_path / "theirs.csv"
     f.write_text("CustomerID,Sku,When\nc1,s1,2024-03-01 10:00\nc2,s2,2024-03-02 11:00\n")
-    result = runner.invoke(app, ["ingest", "events", str(f), "--map", "CustomerID=user_id",
-                                 "--map", "Sku=item_id", "--map", "When=ts",
-                                 "--set", "event_type=purchase"])
+    result = runner.invoke(
+        app,
+        [
+            "ingest",
+            "events",
+            str(f),
+            "--map",
+            "CustomerID=user_id",
+            "--map",
+            "Sku=item_id",
+            "--map",
+            "When=ts",
+            "--set",
+            "event_type=purchase",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "stored 2" in result.output
 
@@ -77,4 +101,6 @@ def test_experiment_analyze_on_hillstrom(home: Path) -> None:
     result = runner.invoke(app, ["experiment", "analyze", "hillstrom_email"])
     assert result.exit_code == 0, result.output
     assert "sample ratio OK" in result.output
-    assert "Mens E-Mail" in result.output and "+72.1%" in result.output  # visit lift, Hillstrom 2008
+    assert (
+        "Mens E-Mail" in result.output and "+72.1%" in result.output
+    )  # visit lift, Hillstrom 2008

@@ -1,4 +1,5 @@
-"""Registry: versions, meta.json, atomic current pointer, list, rollback, no half-written versions."""
+"""Registry: versions, meta.json, atomic current pointer, rollback, no half-written versions."""
+
 from __future__ import annotations
 
 import json
@@ -15,13 +16,15 @@ from storemind.registry import Registry
 def _writer(value: float):
     def write(folder: Path) -> None:
         np.savez(folder / "w.npz", w=np.full(3, value))
+
     return write
 
 
 def test_register_list_current_and_rollback(tmp_path: Path) -> None:
     reg = Registry(tmp_path / "models")
-    v1 = reg.register("recommend", _writer(1.0), params={"k": 10}, metrics={"ndcg@10": 0.31},
-                      data={"events": 100})
+    v1 = reg.register(
+        "recommend", _writer(1.0), params={"k": 10}, metrics={"ndcg@10": 0.31}, data={"events": 100}
+    )
     v2 = reg.register("recommend", _writer(2.0), metrics={"ndcg@10": 0.35})
     assert (v1.version, v2.version) == ("v0001", "v0002")
     assert reg.current_version("recommend") == "v0002"

@@ -5,6 +5,7 @@ capability that exists plugs in through ``storemind.<capability>.pipeline`` with
 ``train(store, registry, settings) -> ModelVersion`` and optionally
 ``evaluate(store, settings) -> dict``.
 """
+
 from __future__ import annotations
 
 import functools
@@ -27,7 +28,13 @@ from storemind.errors import StoremindError
 __all__ = ["app", "main", "CAPABILITIES", "available_capabilities"]
 
 CAPABILITIES = (
-    "recommend", "customers", "behavior", "marketing", "operations", "assistant", "risk",
+    "recommend",
+    "customers",
+    "behavior",
+    "marketing",
+    "operations",
+    "assistant",
+    "risk",
     "experiments",
 )
 
@@ -42,7 +49,8 @@ console = Console()
 err = Console(stderr=True, soft_wrap=True)
 
 HomeOpt = Annotated[
-    Path | None, typer.Option("--home", help="Store folder (default: $STOREMIND_HOME or ./storemind-home).")
+    Path | None,
+    typer.Option("--home", help="Store folder (default: $STOREMIND_HOME or ./storemind-home)."),
 ]
 
 
@@ -130,19 +138,29 @@ def _print_report(report: Any) -> None:
     for reason, n in report.reasons.most_common(8):
         console.print(f"    quarantined {n:,}: {reason}")
     if report.ignored_columns:
-        console.print(f"    columns not in {report.table}, ignored: {', '.join(report.ignored_columns)}")
+        console.print(
+            f"    columns not in {report.table}, ignored: {', '.join(report.ignored_columns)}"
+        )
 
 
 @app.command()
 @_friendly
 def ingest(
     table: Annotated[str | None, typer.Argument(help="Canonical table, e.g. events.")] = None,
-    file: Annotated[Path | None, typer.Argument(help="CSV, Parquet or JSONL file (.gz ok).")] = None,
-    dataset: Annotated[str | None, typer.Option(help="Load a public dataset by name instead.")] = None,
-    map_: Annotated[list[str] | None, typer.Option(
-        "--map", help="Rename a column: THEIR_COLUMN=OUR_COLUMN (repeatable).")] = None,
-    set_: Annotated[list[str] | None, typer.Option(
-        "--set", help="Fill an absent or blank column: COLUMN=VALUE (repeatable).")] = None,
+    file: Annotated[
+        Path | None, typer.Argument(help="CSV, Parquet or JSONL file (.gz ok).")
+    ] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="Load a public dataset by name instead.")
+    ] = None,
+    map_: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="Rename a column: THEIR_COLUMN=OUR_COLUMN (repeatable)."),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Fill an absent or blank column: COLUMN=VALUE (repeatable)."),
+    ] = None,
     fmt: Annotated[str | None, typer.Option("--format", help="csv, parquet or jsonl.")] = None,
     delimiter: Annotated[str | None, typer.Option(help="CSV delimiter.")] = None,
     home: HomeOpt = None,
@@ -168,9 +186,15 @@ def ingest(
             return
         assert table is not None and file is not None
         big = file.exists() and file.stat().st_size > 50_000_000
-        report = store.ingest(table, file, mapping=_parse_mapping(map_ or []), fmt=fmt,
-                              defaults=_parse_mapping(set_ or [], "--set"),
-                              delimiter=delimiter, progress=big and sys.stderr.isatty())
+        report = store.ingest(
+            table,
+            file,
+            mapping=_parse_mapping(map_ or []),
+            fmt=fmt,
+            defaults=_parse_mapping(set_ or [], "--set"),
+            delimiter=delimiter,
+            progress=big and sys.stderr.isatty(),
+        )
         _print_report(report)
         if report.read == 0:
             raise _fail(f"{file} has no data rows")
@@ -183,8 +207,10 @@ def ingest(
 @app.command()
 @_friendly
 def train(
-    capabilities: Annotated[list[str] | None, typer.Argument(
-        help="Capabilities to train (default: every one installed).")] = None,
+    capabilities: Annotated[
+        list[str] | None,
+        typer.Argument(help="Capabilities to train (default: every one installed)."),
+    ] = None,
     home: HomeOpt = None,
 ) -> None:
     """Train capabilities from the store and register new model versions."""
@@ -233,7 +259,9 @@ def train(
 @app.command()
 @_friendly
 def evaluate(
-    capabilities: Annotated[list[str] | None, typer.Argument(help="Capabilities to evaluate.")] = None,
+    capabilities: Annotated[
+        list[str] | None, typer.Argument(help="Capabilities to evaluate.")
+    ] = None,
     home: HomeOpt = None,
 ) -> None:
     """Evaluate capabilities on a held-out split of the store and print their metrics."""
@@ -267,8 +295,12 @@ def status(home: HomeOpt = None) -> None:
         t = Table("table", "rows", "from", "to", title=f"store {settings.db_path}")
         for name, n in store.counts().items():
             lo, hi = store.time_range(name) if name != "quarantine" else (None, None)
-            t.add_row(name, f"{n:,}", f"{lo:%Y-%m-%d %H:%M}" if lo else "",
-                      f"{hi:%Y-%m-%d %H:%M}" if hi else "")
+            t.add_row(
+                name,
+                f"{n:,}",
+                f"{lo:%Y-%m-%d %H:%M}" if lo else "",
+                f"{hi:%Y-%m-%d %H:%M}" if hi else "",
+            )
         console.print(t)
         q = store.quarantine_summary()
         if len(q):
@@ -308,8 +340,12 @@ def _serve(settings: Settings, host: str, port: int) -> None:
         key = secrets.token_urlsafe(18)
         os.environ["STOREMIND_API_KEYS"] = key
         settings = Settings()
-        console.print(f"no STOREMIND_API_KEYS set; writes accept this key for this run: [bold]{key}[/]")
-    console.print(f"dashboard: [bold]http://{host}:{port}/[/]   API docs: http://{host}:{port}/docs")
+        console.print(
+            f"no STOREMIND_API_KEYS set; writes accept this key for this run: [bold]{key}[/]"
+        )
+    console.print(
+        f"dashboard: [bold]http://{host}:{port}/[/]   API docs: http://{host}:{port}/docs"
+    )
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
 
@@ -344,8 +380,9 @@ def demo(
         _serve(settings, settings.host, port or settings.port)
 
 
-experiment_app = typer.Typer(help="A/B experiments: analyse results from the store.",
-                              no_args_is_help=True)
+experiment_app = typer.Typer(
+    help="A/B experiments: analyse results from the store.", no_args_is_help=True
+)
 app.add_typer(experiment_app, name="experiment")
 
 
@@ -353,10 +390,18 @@ app.add_typer(experiment_app, name="experiment")
 @_friendly
 def experiment_analyze(
     key: Annotated[str, typer.Argument(help="Experiment (campaign) key.")],
-    metric: Annotated[list[str] | None, typer.Option(
-        help="Metric, e.g. events.purchase, orders.total, or num/den for a ratio (repeatable).")] = None,
-    guardrail: Annotated[list[str] | None, typer.Option(help="Guardrail metric (repeatable).")] = None,
-    covariate: Annotated[str | None, typer.Option(help="CUPED covariate, e.g. pre.orders.total.")] = None,
+    metric: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Metric, e.g. events.purchase, orders.total, or num/den for a ratio (repeatable)."
+        ),
+    ] = None,
+    guardrail: Annotated[
+        list[str] | None, typer.Option(help="Guardrail metric (repeatable).")
+    ] = None,
+    covariate: Annotated[
+        str | None, typer.Option(help="CUPED covariate, e.g. pre.orders.total.")
+    ] = None,
     control: Annotated[str | None, typer.Option(help="Control arm (default: detected).")] = None,
     alpha: Annotated[float, typer.Option(help="Significance level.")] = 0.05,
     home: HomeOpt = None,
@@ -367,8 +412,15 @@ def experiment_analyze(
     settings = _settings(home)
     store = _store(settings, read_only=True)
     try:
-        report = analyze(store, key, metrics=metric or None, guardrails=guardrail or (),
-                         covariate=covariate, control=control, alpha=alpha)
+        report = analyze(
+            store,
+            key,
+            metrics=metric or None,
+            guardrails=guardrail or (),
+            covariate=covariate,
+            control=control,
+            alpha=alpha,
+        )
     finally:
         store.close()
     typer.echo(str(report))

@@ -3,6 +3,7 @@
 Model settings are constructor arguments of the estimators; this is the second layer: where
 things live and how the service behaves. ``Settings()`` validates at start-up.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,7 +21,9 @@ class Settings(BaseSettings):
 
     home: Path = Field(Path("storemind-home"), description="Folder of the store and registry.")
     data: Path = Field(Path("../shared/data"), description="Folder of the public datasets.")
-    engine: str = Field("duckdb", description="'duckdb', or 'spark' / 'spark://host:port' / 'local[*]'.")
+    engine: str = Field(
+        "duckdb", description="'duckdb', or 'spark' / 'spark://host:port' / 'local[*]'."
+    )
     api_keys: str = Field("", description="Comma-separated API keys accepted for writes.")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)

@@ -5,6 +5,7 @@ LightGBM text models; never a pickle of project classes) and ``meta.json`` (para
 snapshot, metrics, created-at). ``<root>/<capability>/current`` is a one-line text file naming
 the current version; it is replaced with ``os.replace`` so readers never see a half-written one.
 """
+
 from __future__ import annotations
 
 import json
@@ -125,7 +126,9 @@ class Registry:
         out = []
         for p in sorted(cap.iterdir(), key=lambda p: p.name):
             if _VERSION.match(p.name) and (p / "meta.json").is_file():
-                out.append(ModelVersion(capability, p.name, p, json.loads((p / "meta.json").read_text())))
+                out.append(
+                    ModelVersion(capability, p.name, p, json.loads((p / "meta.json").read_text()))
+                )
         return out
 
     def capabilities(self) -> list[str]:

@@ -1,4 +1,5 @@
 """The store: canonical tables on DuckDB (embedded default) or Spark, through Ibis."""
+
 from __future__ import annotations
 
 from storemind.store._ingest import FORMATS, IngestReport

@@ -6,6 +6,7 @@ each value is typed and checked in one vectorised SQL pass, good rows are insert
 to ``quarantine`` with the source, line, column and reason. Counts always add up:
 ``read = stored + duplicates + quarantined``.
 """
+
 from __future__ import annotations
 
 import json
@@ -79,13 +80,18 @@ def _detect_format(path: Path, fmt: str | None) -> str:
             raise IngestError(f"unknown format {fmt!r} for {path}; expected one of {FORMATS}")
         return fmt
     name = path.name.lower()
-    for suffix, kind in ((".parquet", "parquet"), (".jsonl", "jsonl"), (".ndjson", "jsonl"),
-                         (".json", "jsonl"), (".csv", "csv"), (".tsv", "csv"), (".txt", "csv")):
+    for suffix, kind in (
+        (".parquet", "parquet"),
+        (".jsonl", "jsonl"),
+        (".ndjson", "jsonl"),
+        (".json", "jsonl"),
+        (".csv", "csv"),
+        (".tsv", "csv"),
+        (".txt", "csv"),
+    ):
         if name.endswith(suffix) or name.endswith(suffix + ".gz"):
             return kind
-    raise IngestError(
-        f"cannot tell the format of {path} from its name; pass fmt= one of {FORMATS}"
-    )
+    raise IngestError(f"cannot tell the format of {path} from its name; pass fmt= one of {FORMATS}")
 
 
 def _text(value: Any) -> str | None:
@@ -163,11 +169,18 @@ class _Stager:
                 try:
                     obj = json.loads(raw)
                 except json.JSONDecodeError as exc:
-                    self.parse_rejects.append((lineno, None, f"malformed JSON: {exc.msg}", raw[:500]))
+                    self.parse_rejects.append(
+                        (lineno, None, f"malformed JSON: {exc.msg}", raw[:500])
+                    )
                     continue
                 if not isinstance(obj, dict):
                     self.parse_rejects.append(
-                        (lineno, None, f"JSON line is a {type(obj).__name__}, not an object", raw[:500])
+                        (
+                            lineno,
+                            None,
+                            f"JSON line is a {type(obj).__name__}, not an object",
+                            raw[:500],
+                        )
                     )
                     continue
                 rows.append(obj)
@@ -203,7 +216,8 @@ class _Stager:
     def _create(self, select: str) -> None:
         # insertion order is preserved, so a temp table's rowid is the source row (0-based)
         self.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _stage0 AS SELECT CAST(COLUMNS(*) AS VARCHAR) FROM ({select})"
+            "CREATE OR REPLACE TEMP TABLE _stage0 AS "
+            f"SELECT CAST(COLUMNS(*) AS VARCHAR) FROM ({select})"
         )
         self.con.execute(
             "CREATE OR REPLACE TEMP VIEW _stage AS SELECT *, rowid + 1 AS _line FROM _stage0"
@@ -236,8 +250,12 @@ def _reason(col: Column, raw: str, typed: str) -> str:
     parts = []
     if col.required:
         parts.append(f"WHEN {blank} IS NULL THEN 'missing required value'")
-    kind = {"DOUBLE": "a number", "BIGINT": "an integer", "TIMESTAMP": "a timestamp",
-            "BOOLEAN": "true/false"}.get(col.type)
+    kind = {
+        "DOUBLE": "a number",
+        "BIGINT": "an integer",
+        "TIMESTAMP": "a timestamp",
+        "BOOLEAN": "true/false",
+    }.get(col.type)
     if kind:
         parts.append(f"WHEN {blank} IS NOT NULL AND {typed} IS NULL THEN 'not {kind}'")
     if col.min is not None:
@@ -248,8 +266,10 @@ def _reason(col: Column, raw: str, typed: str) -> str:
     if col.choices:
         allowed = ", ".join(_lit(c) for c in col.choices)
         shown = "/".join(col.choices)
-        parts.append(f"WHEN {typed} IS NOT NULL AND lower({typed}) NOT IN ({allowed}) "
-                     f"THEN 'unknown value (expected {shown})'")
+        parts.append(
+            f"WHEN {typed} IS NOT NULL AND lower({typed}) NOT IN ({allowed}) "
+            f"THEN 'unknown value (expected {shown})'"
+        )
     return "CASE " + " ".join(parts) + " END" if parts else "NULL"
 
 
@@ -327,8 +347,10 @@ def _validate_and_store(
             f"its columns are {schema.names}"
         )
     missing_required = [
-        c.name for c in schema.columns
-        if c.required and c.name not in source_of
+        c.name
+        for c in schema.columns
+        if c.required
+        and c.name not in source_of
         and c.name not in defaults
         and not (schema.derived_key and c.name in schema.key)
     ]
@@ -358,7 +380,8 @@ def _validate_and_store(
         key = schema.key[0]
         content = ", ".join(
             f"COALESCE(CAST({typed_exprs[c.name]} AS VARCHAR), '')"
-            for c in schema.columns if c.name != key
+            for c in schema.columns
+            if c.name != key
         )
         typed_exprs[key] = f"COALESCE({typed_exprs[key]}, md5(concat_ws('|', {content})))"
     reasons = {
@@ -369,8 +392,11 @@ def _validate_and_store(
     }
     reason_sql = "COALESCE(" + ", ".join(reasons.values()) + ", NULL)" if reasons else "NULL"
     column_sql = (
-        "CASE " + " ".join(f"WHEN {r} IS NOT NULL THEN {_lit(n)}" for n, r in reasons.items())
-        + " END" if reasons else "NULL"
+        "CASE "
+        + " ".join(f"WHEN {r} IS NOT NULL THEN {_lit(n)}" for n, r in reasons.items())
+        + " END"
+        if reasons
+        else "NULL"
     )
     select_typed = ", ".join(f"{typed_exprs[c.name]} AS {_q(c.name)}" for c in schema.columns)
     con.execute(
@@ -387,9 +413,7 @@ def _validate_and_store(
             "WHERE _reason IS NULL"
         )
         after = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-        bad = con.execute(
-            "SELECT count(*) FROM _checked WHERE _reason IS NOT NULL"
-        ).fetchone()[0]
+        bad = con.execute("SELECT count(*) FROM _checked WHERE _reason IS NOT NULL").fetchone()[0]
         good = n_staged - bad
         report.stored = after - before
         report.duplicates = good - report.stored
@@ -398,8 +422,13 @@ def _validate_and_store(
             "c._reason || CASE WHEN c._column IS NOT NULL THEN ' in column ' || c._column "
             "ELSE '' END"
         )
-        raw_json = "to_json(struct_pack(" + ", ".join(
-            f"{_q(c)} := s.{_q(c)}" for c in staged) + "))::VARCHAR" if staged else "NULL"
+        raw_json = (
+            "to_json(struct_pack("
+            + ", ".join(f"{_q(c)} := s.{_q(c)}" for c in staged)
+            + "))::VARCHAR"
+            if staged
+            else "NULL"
+        )
         # a row quarantined before (same table, source, line, reason) is not recorded twice
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _bad AS "
@@ -409,8 +438,10 @@ def _validate_and_store(
             [schema.name, source_name],
         )
         for line, col, why, raw in stager.parse_rejects:
-            con.execute("INSERT INTO _bad VALUES (?, ?, ?, ?, ?, ?)",
-                        [schema.name, source_name, line, col, why, raw])
+            con.execute(
+                "INSERT INTO _bad VALUES (?, ?, ?, ?, ?, ?)",
+                [schema.name, source_name, line, col, why, raw],
+            )
         con.execute(
             "INSERT INTO quarantine SELECT b.*, now()::TIMESTAMP FROM _bad b WHERE NOT EXISTS ("
             "SELECT 1 FROM quarantine q WHERE q.table_name = b.t AND q.source = b.src "
@@ -418,8 +449,7 @@ def _validate_and_store(
         )
         con.execute("DROP TABLE _bad")
         counted = con.execute(
-            f"SELECT {reason_text}, count(*) FROM _checked c WHERE c._reason IS NOT NULL "
-            "GROUP BY 1"
+            f"SELECT {reason_text}, count(*) FROM _checked c WHERE c._reason IS NOT NULL GROUP BY 1"
         ).fetchall()
         con.execute("COMMIT")
     except Exception:

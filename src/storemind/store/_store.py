@@ -4,6 +4,7 @@ The embedded default is one DuckDB file; capabilities read tables as Ibis expres
 (``store.table("events")``) and run them with ``store.execute(expr)``, so the same pipeline code
 runs on Spark through :class:`storemind.store.SparkStore`.
 """
+
 from __future__ import annotations
 
 import threading
@@ -102,13 +103,17 @@ class Store:
         t = self.table(name)
         row = self.execute(t.aggregate(lo=t[col].min(), hi=t[col].max()))
         lo, hi = row["lo"].iloc[0], row["hi"].iloc[0]
-        return (None if pd.isna(lo) else pd.Timestamp(lo), None if pd.isna(hi) else pd.Timestamp(hi))
+        return (
+            None if pd.isna(lo) else pd.Timestamp(lo),
+            None if pd.isna(hi) else pd.Timestamp(hi),
+        )
 
     def quarantine_summary(self) -> pd.DataFrame:
         """Quarantined rows counted by table, source and reason."""
         q = self.table("quarantine")
         return self.execute(
-            q.group_by(["table_name", "source", "reason"]).aggregate(rows=q.count())
+            q.group_by(["table_name", "source", "reason"])
+            .aggregate(rows=q.count())
             .order_by(ibis.desc("rows"))
         )
 
@@ -119,7 +124,9 @@ class Store:
             e = e.filter(e.event_type.isin(list(event_types)))
         day = e.ts.truncate("D").name("day")
         out = self.execute(
-            e.group_by([day, e.event_type]).aggregate(events=e.count()).order_by(["day", "event_type"])
+            e.group_by([day, e.event_type])
+            .aggregate(events=e.count())
+            .order_by(["day", "event_type"])
         )
         return out
 
@@ -151,16 +158,22 @@ class Store:
                 self._con.execute("SET enable_progress_bar_print = true")
             try:
                 return ingest_source(
-                    self._con, schema, source, mapping=dict(mapping or {}), fmt=fmt,
-                    source_name=source_name, delimiter=delimiter,
+                    self._con,
+                    schema,
+                    source,
+                    mapping=dict(mapping or {}),
+                    fmt=fmt,
+                    source_name=source_name,
+                    delimiter=delimiter,
                     defaults={k: str(v) for k, v in (defaults or {}).items()},
                 )
             finally:
                 if progress:
                     self._con.execute("SET enable_progress_bar = false")
 
-    def append(self, table: str, rows: pd.DataFrame | list[dict[str, Any]],
-               source_name: str = "<api>") -> IngestReport:
+    def append(
+        self, table: str, rows: pd.DataFrame | list[dict[str, Any]], source_name: str = "<api>"
+    ) -> IngestReport:
         """Ingest in-memory rows (a frame or a list of dicts) with the same validation."""
         frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
         if frame.empty:
@@ -195,5 +208,3 @@ class Store:
 
     def __repr__(self) -> str:
         return f"Store({self.path!r})"
-
-

@@ -4,6 +4,7 @@ Every table a capability reads is declared here once. Ids are strings at the edg
 them to dense integers inside. Timestamps are naive UTC. ``attributes`` columns hold JSON text
 for whatever a source has beyond the canonical columns.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -47,7 +48,7 @@ class TableSchema:
         return self._by_name[name]
 
 
-S, F, I, T, B = "VARCHAR", "DOUBLE", "BIGINT", "TIMESTAMP", "BOOLEAN"
+S, F, I, T, B = "VARCHAR", "DOUBLE", "BIGINT", "TIMESTAMP", "BOOLEAN"  # noqa: E741
 
 TABLES: dict[str, TableSchema] = {
     t.name: t
@@ -127,7 +128,7 @@ TABLES: dict[str, TableSchema] = {
                 Column("unit_price", F, min=0),
             ),
             key=("order_id", "line_no"),
-            description="Order lines; quantities are positive, the order's kind says the direction.",
+            description="Order lines; quantities are positive, the order kind gives direction.",
         ),
         TableSchema(
             "payments",
@@ -213,7 +214,7 @@ TABLES: dict[str, TableSchema] = {
             ),
             key=("exposure_id",),
             time_column="ts",
-            description="Who saw which arm of a campaign (or which item a policy showed), and what followed.",
+            description="Who saw which campaign arm (or policy item), and what followed.",
         ),
         TableSchema(
             "questions",

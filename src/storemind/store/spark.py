@@ -4,6 +4,7 @@ Feature pipelines take anything with ``table(name)`` and ``execute(expr)``; a
 :class:`SparkStore` gives them Spark instead of DuckDB. ``SparkStore.from_store`` hands the
 tables over as Parquet files.
 """
+
 from __future__ import annotations
 
 import os
@@ -54,8 +55,13 @@ class SparkStore:
         return "spark"
 
     @classmethod
-    def from_store(cls, store: Store, session: Any, tables: Iterable[str] | None = None,
-                   workdir: str | Path | None = None) -> SparkStore:
+    def from_store(
+        cls,
+        store: Store,
+        session: Any,
+        tables: Iterable[str] | None = None,
+        workdir: str | Path | None = None,
+    ) -> SparkStore:
         """Copy ``tables`` (default: all) of a DuckDB store into Spark through Parquet."""
         out = cls(session)
         folder = Path(workdir or tempfile.mkdtemp(prefix="storemind-spark-"))
