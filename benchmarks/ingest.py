@@ -164,7 +164,8 @@ def main() -> None:
         + "`",
         "",
         "| dataset | rows read | DuckDB read_csv s | DuckDB rows/s | storemind s "
-        "| storemind rows/s | stored | duplicates | quarantined | ratio | DuckDB peak MiB | storemind peak MiB |",
+        "| storemind rows/s | stored | duplicates | quarantined | ratio "
+        "| DuckDB peak MiB | storemind peak MiB |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, raw, ours, ratio in results:
