@@ -87,6 +87,36 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _store_or_snapshot(settings: Settings, server: str | None):
+    """The store; or, when a running server holds its file, a snapshot the server writes."""
+    from storemind.errors import StoreLockedError
+    from storemind.store import Store
+
+    try:
+        return _store(settings)
+    except StoreLockedError:
+        pass
+    import httpx
+
+    url = (server or f"http://{settings.host}:{settings.port}").rstrip("/")
+    key = next(iter(sorted(settings.keys)), None)
+    if key is None:
+        raise StoremindError(
+            f"the store is held by a running server; to train through it set STOREMIND_API_KEYS "
+            f"to one of its keys (asked {url})"
+        )
+    console.print(f"the store is held by the server at {url}; asking it for a snapshot")
+    try:
+        reply = httpx.post(f"{url}/v1/admin/snapshot", headers={"X-API-Key": key}, timeout=600)
+    except httpx.HTTPError as exc:
+        raise StoremindError(
+            f"the store is locked and the server at {url} did not answer: {exc}"
+        ) from exc
+    if reply.status_code != 200:
+        raise StoremindError(f"snapshot refused by {url}: {reply.status_code} {reply.text[:200]}")
+    return Store.from_snapshot(reply.json()["path"])
+
+
 def available_capabilities() -> list[str]:
     """Capabilities whose ``pipeline`` module exists and has ``train``."""
     out = []
@@ -212,8 +242,16 @@ def train(
         typer.Argument(help="Capabilities to train (default: every one installed)."),
     ] = None,
     home: HomeOpt = None,
+    server: Annotated[
+        str | None,
+        typer.Option(help="Server holding the store (default: http://$STOREMIND_HOST:PORT)."),
+    ] = None,
 ) -> None:
-    """Train capabilities from the store and register new model versions."""
+    """Train capabilities from the store and register new model versions.
+
+    When a running server holds the store, training asks it for a snapshot and trains from
+    that; the server switches to the new versions without a restart.
+    """
     settings = _settings(home)
     have = available_capabilities()
     wanted = capabilities or have
@@ -225,7 +263,7 @@ def train(
         return
     from storemind.registry import Registry
 
-    store = _store(settings)
+    store = _store_or_snapshot(settings, server)
     registry = Registry(settings.models_path)
     table = Table("capability", "version", "seconds", "metrics", title="trained")
     failed = []

@@ -17,6 +17,7 @@ __all__ = [
     "TooLargeError",
     "AuthError",
     "RegistryError",
+    "StoreLockedError",
 ]
 
 
@@ -65,3 +66,7 @@ class AuthError(StoremindError):
 
 class RegistryError(StoremindError):
     """The model registry is missing an artefact or is inconsistent."""
+
+
+class StoreLockedError(StoremindError):
+    """The store's file is held by another process (e.g. a running server)."""

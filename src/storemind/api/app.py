@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 
 from storemind import __version__
+from storemind.api.admin import router as admin_router
 from storemind.api.auth import WRITE_METHODS
 from storemind.api.errors import install_error_handlers
 from storemind.api.events import router as events_router
@@ -151,6 +152,7 @@ def create_app(
         )
 
     app.include_router(events_router, prefix="/v1")
+    app.include_router(admin_router, prefix="/v1")
     app.state.capabilities = _include_capabilities(
         app, CAPABILITIES if capabilities is None else capabilities
     )

@@ -16,7 +16,7 @@ import duckdb
 import ibis
 import pandas as pd
 
-from storemind.errors import NotFoundError  # noqa: F401
+from storemind.errors import NotFoundError, StoreLockedError  # noqa: F401
 from storemind.store._ingest import IngestReport, ingest_source
 from storemind.store.schema import QUARANTINE, TABLES, TableSchema, table_schema
 
@@ -45,7 +45,17 @@ class Store:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._con = duckdb.connect(self.path, read_only=read_only)
+        try:
+            self._con = duckdb.connect(self.path, read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            holder = str(exc).split("held in", 1)[-1].split(". See", 1)[0].strip()
+            raise StoreLockedError(
+                f"the store {self.path} is in use by another process ({holder}); a running "
+                "server holds it: stop it, or train through it (storemind train asks a "
+                "running server for a snapshot)"
+            ) from None
         self._lock = threading.RLock()
         if not read_only:
             for schema in [*TABLES.values(), QUARANTINE]:
@@ -179,6 +189,36 @@ class Store:
         if frame.empty:
             return IngestReport(table=table, source=source_name)
         return self.ingest(table, frame, source_name=source_name)
+
+    def snapshot(self, folder: str | Path) -> Path:
+        """Write every canonical table to ``folder/<table>.parquet`` (consistent: one read
+        transaction); :meth:`from_snapshot` reads it back."""
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            self._con.execute("BEGIN TRANSACTION")
+            try:
+                for name in TABLES:
+                    target = str(out / f"{name}.parquet").replace("'", "''")
+                    self._con.execute(f"COPY \"{name}\" TO '{target}' (FORMAT parquet)")
+            finally:
+                self._con.execute("COMMIT")
+        return out
+
+    @classmethod
+    def from_snapshot(cls, folder: str | Path) -> Store:
+        """An in-memory store holding the tables of a :meth:`snapshot` folder."""
+        src = Path(folder)
+        if not src.is_dir():
+            raise NotFoundError(f"no snapshot folder {src}")
+        store = cls(":memory:")
+        with store._lock:
+            for name in TABLES:
+                path = src / f"{name}.parquet"
+                if path.is_file():
+                    p = str(path).replace("'", "''")
+                    store._con.execute(f"INSERT INTO \"{name}\" SELECT * FROM read_parquet('{p}')")
+        return store
 
     def export_parquet(self, table: str, path: str | Path) -> Path:
         """Write a canonical table to a Parquet file (used to hand data to Spark)."""

@@ -1,0 +1,78 @@
+"""`storemind train` in another process while the real server holds the store: the trainer
+asks the server for a snapshot, registers a new version, and the server switches to it."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from storemind.api import create_app
+from storemind.config import Settings
+from storemind.datasets import simulate
+from storemind.store import Store
+
+KEY = "train-while-serving"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_cli_train_through_running_server(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    store = Store(home / "store.duckdb")
+    simulate(store, n_users=250, n_items=50, n_days=30, seed=5, progress=False)
+    port = _free_port()
+    settings = Settings(home=home, api_keys=KEY, port=port)
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, store), host="127.0.0.1",
+                                           port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        before = httpx.get(f"{base}/v1/users/nobody/recommendations", timeout=10)
+        assert before.status_code == 409  # not trained yet: says so, no 500
+        env = {**os.environ, "STOREMIND_HOME": str(home), "STOREMIND_API_KEYS": KEY,
+               "STOREMIND_PORT": str(port), "STOREMIND_RECOMMEND_BUDGET": "1",
+               "STOREMIND_RECOMMEND_MODELS": "popularity,itemknn,als"}
+        done = subprocess.run([sys.executable, "-m", "storemind.cli", "train", "recommend"],
+                              env=env, capture_output=True, text=True, timeout=300)
+        out = " ".join((done.stdout + done.stderr).split())
+        assert done.returncode == 0, out[-3000:]
+        assert "asking it for a snapshot" in out
+        assert (home / "models" / "recommend" / "current").read_text().strip() == "v0001"
+        user = store.frame("events").user_id.iloc[0]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            reply = httpx.get(f"{base}/v1/users/{user}/recommendations", timeout=10)
+            if reply.status_code == 200:
+                break
+            time.sleep(0.2)
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["model_version"] == "v0001"
+        assert len(reply.json()["items"]) == 10
+        # without a key the trainer cannot ask, and says what to do
+        env.pop("STOREMIND_API_KEYS")
+        refused = subprocess.run([sys.executable, "-m", "storemind.cli", "train", "recommend"],
+                                 env=env, capture_output=True, text=True, timeout=120)
+        assert refused.returncode == 1
+        assert "STOREMIND_API_KEYS" in refused.stdout + refused.stderr
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        store.close()
