@@ -45,7 +45,8 @@ def rfm_summary(
         tx["_value"] = 0.0
         value_col = "_value"
     daily = tx.groupby([customer_col, time_col], sort=True)[value_col].sum().reset_index()
-    cal_end = pd.Timestamp(calibration_end) if calibration_end is not None else daily[time_col].max()
+    cal_end = (pd.Timestamp(calibration_end) if calibration_end is not None
+               else daily[time_col].max())
     cal = daily[daily[time_col] <= cal_end]
     if cal.empty:
         raise DataError(f"no transactions on or before the calibration end {cal_end.date()}")

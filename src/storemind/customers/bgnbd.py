@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import minimize
-from scipy.special import gammaln, hyp2f1
+from scipy.special import digamma, gammaln, hyp2f1
 
 from storemind._base import Estimator
 from storemind.customers._btyd import as_arrays, compress
@@ -32,6 +32,42 @@ def _loglik(params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray) ->
     return a1 + a2 + np.logaddexp(a3, a4)
 
 
+def _loglik_grad(params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray,
+                 w: np.ndarray, xs: tuple[np.ndarray, np.ndarray] | None = None,
+                 ) -> tuple[float, np.ndarray]:
+    """Weighted sum of the log-likelihood and its gradient in (r, alpha, a, b), analytic
+    (digamma terms), so the optimiser needs one pass over the data per step. The gamma and
+    digamma terms depend on the frequency only: ``xs`` = (distinct frequencies, the index of
+    each row's) evaluates them once per distinct frequency."""
+    r, alpha, a, b = params
+    if xs is None:
+        xs = np.unique(x, return_inverse=True)
+    xu, inv = xs
+    pos = x > 0
+    la3 = -(r + x) * np.log(alpha + T)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        la4 = np.where(pos, np.log(a) - np.log(np.maximum(b + x - 1, 1e-300))
+                       - (r + x) * np.log(alpha + tx), -np.inf)
+    lse = np.logaddexp(la3, la4)
+    w3 = np.exp(la3 - lse)
+    w4 = np.where(pos, np.exp(la4 - lse), 0.0)
+    g_x = (gammaln(r + xu) - gammaln(r) + gammaln(a + b) + gammaln(b + xu) - gammaln(b)
+           - gammaln(a + b + xu))[inv]
+    ll = g_x + r * np.log(alpha) + lse
+    psi_ab = digamma(a + b)
+    dr_x = (digamma(r + xu) - digamma(r))[inv]
+    psi_abx = digamma(a + b + xu)
+    da_x = (psi_ab - psi_abx)[inv]
+    db_x = (psi_ab + digamma(b + xu) - digamma(b) - psi_abx)[inv]
+    d_r = dr_x + np.log(alpha) - w3 * np.log(alpha + T) - w4 * np.log(alpha + tx)
+    d_alpha = r / alpha - (r + x) * (w3 / (alpha + T) + w4 / (alpha + tx))
+    d_a = da_x + w4 / a
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d_b = db_x - np.where(pos, w4 / np.maximum(b + x - 1, 1e-300), 0.0)
+    grad = np.array([w @ d_r, w @ d_alpha, w @ d_a, w @ d_b])
+    return float(w @ ll), grad
+
+
 class BGNBD(Estimator):
     """Beta-geometric / negative binomial model of repeat purchasing.
 
@@ -43,7 +79,8 @@ class BGNBD(Estimator):
         Starting values of (r, alpha, a, b).
     """
 
-    def __init__(self, penalizer: float = 0.0, init: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)):
+    def __init__(self, penalizer: float = 0.0,
+                 init: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)):
         self.penalizer = penalizer
         self.init = init
 
@@ -54,17 +91,22 @@ class BGNBD(Estimator):
         ux, utx, ut, w = compress(x, tx, t)
         pen = float(self.penalizer)
 
-        def objective(logp: np.ndarray) -> float:
-            p = np.exp(logp)
-            ll = np.sum(w * _loglik(p, ux, utx, ut))
-            return -(ll / w.sum()) + pen * np.sum(p**2)
+        total = w.sum()
+        xs = np.unique(ux, return_inverse=True)
 
-        res = minimize(objective, np.log(np.asarray(self.init, dtype=float)), method="L-BFGS-B",
-                       options={"maxiter": 2000, "gtol": 1e-9})
+        def objective(logp: np.ndarray) -> tuple[float, np.ndarray]:
+            p = np.exp(np.clip(logp, -30, 30))
+            ll, grad = _loglik_grad(p, ux, utx, ut, w, xs)
+            value = -(ll / total) + pen * np.sum(p**2)
+            return value, -(grad / total) * p + 2 * pen * p**2
+
+        res = minimize(objective, np.log(np.asarray(self.init, dtype=float)), jac=True,
+                       method="BFGS", options={"maxiter": 2000, "gtol": 1e-8})
         if not np.all(np.isfinite(res.x)):
-            raise DataError("BG/NBD did not converge; check that recency <= T and values are finite")
+            raise DataError(
+                "BG/NBD did not converge; check that recency <= T and values are finite")
         self.params_ = np.exp(res.x)
-        self.log_likelihood_ = float(-res.fun * w.sum())
+        self.log_likelihood_ = float(np.sum(w * _loglik(self.params_, ux, utx, ut)))
         self.n_customers_ = int(w.sum())
         self.converged_ = bool(res.success)
         return self
@@ -91,7 +133,8 @@ class BGNBD(Estimator):
         r, alpha, a, b = self.params_
         z = t / (alpha + age + t)
         head = (a + b + x - 1) / (a - 1)
-        body = 1 - ((alpha + age) / (alpha + age + t)) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, z)
+        body = 1 - ((alpha + age) / (alpha + age + t)) ** (r + x) * hyp2f1(
+            r + x, b + x, a + b + x - 1, z)
         with np.errstate(divide="ignore", invalid="ignore"):
             odds = np.where(x > 0, a / (b + x - 1) * ((alpha + age) / (alpha + tx)) ** (r + x), 0.0)
         return head * body / (1 + odds)
