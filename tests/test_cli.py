@@ -104,3 +104,23 @@ def test_experiment_analyze_on_hillstrom(home: Path) -> None:
     assert (
         "Mens E-Mail" in result.output and "+72.1%" in result.output
     )  # visit lift, Hillstrom 2008
+
+
+def test_demo_store_trains_and_exports_segments(home: Path, tmp_path: Path) -> None:
+    from storemind.datasets import simulate
+    from storemind.store import Store
+
+    store = Store(home / "store.duckdb")
+    simulate(store, n_users=300, n_items=60, n_days=60, seed=1, progress=False)
+    store.close()
+    trained = runner.invoke(app, ["train", "customers"])
+    assert trained.exit_code == 0, trained.output
+    out = tmp_path / "segments.csv"
+    result = runner.invoke(app, ["export", "segments", str(out)])
+    assert result.exit_code == 0, result.output
+    import pandas as pd
+
+    seg = pd.read_csv(out)
+    assert {"user_id", "segment", "clv"} <= set(seg.columns) and len(seg) > 50
+    bad = runner.invoke(app, ["export", "segments", str(out), "--format", "xls"])
+    assert bad.exit_code == 1 and "csv, parquet or jsonl" in bad.output

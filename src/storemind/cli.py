@@ -418,6 +418,30 @@ def demo(
         _serve(settings, settings.host, port or settings.port)
 
 
+export_app = typer.Typer(help="Export results for other tools.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("segments")
+@_friendly
+def export_segments(
+    path: Annotated[Path, typer.Argument(help="File to write.")],
+    fmt: Annotated[str, typer.Option("--format", help="csv, parquet or jsonl.")] = "csv",
+    home: HomeOpt = None,
+) -> None:
+    """Every customer's segment, cluster and value, for a marketing tool."""
+    from storemind.customers.pipeline import export_segments as write
+    from storemind.registry import Registry
+
+    settings = _settings(home)
+    store = _store_or_snapshot(settings, None)
+    try:
+        out = write(store, Registry(settings.models_path), path, fmt=fmt)
+    finally:
+        store.close()
+    console.print(f"wrote {out}")
+
+
 experiment_app = typer.Typer(
     help="A/B experiments: analyse results from the store.", no_args_is_help=True
 )
