@@ -1,0 +1,952 @@
+"""Recommendation quality: storemind's recommenders against implicit and RecBole, same splits.
+
+Full ranking over the whole training catalogue (never sampled negatives), items the user had in
+training excluded for every model, time-respecting splits, every model family tuned with the
+same budget of configurations on a validation split carved from the training data by the same
+rule, then refitted on the whole training data and scored once on the test split. Every model
+is measured by the same code (``storemind.evaluation``) on the top-k lists it returns; RecBole
+runs in its own venv (``benchmarks/setup_recbole.sh``) through ``benchmarks/recbole_runner.py``
+and hands back its top-k lists.
+
+Protocols
+* ``beauty``: Amazon Beauty (S3-Rec preprocessing), leave-last-out (the last item of each user
+  is the test target, the second-to-last the validation target): HR@10, NDCG@10.
+* ``movielens``: MovieLens 100K, one global temporal split (the last 20% of the time span is
+  test, the last 20% of the training span is validation); every training rating is an
+  interaction, test ratings >= 4 are the relevant items: NDCG@10, Recall@20.
+* ``retail``: UCI Online Retail purchases (products only, no cancellations, known customers);
+  the last 30 days are test, the 30 days before them validation; relevant items are the
+  products each active customer bought in the test window and had not bought before:
+  NDCG@10, Recall@20, catalogue coverage@10, mean popularity of the recommended items@10.
+
+    .venv/bin/python benchmarks/recommend.py                       # everything (~20-30 min)
+    .venv/bin/python benchmarks/recommend.py --quick               # smoke run (minutes)
+    .venv/bin/python benchmarks/recommend.py --protocol movielens --budget 4
+
+Writes ``benchmarks/results/recommend.md`` (``--out`` to change). To add a model, append one
+:class:`Spec` to :data:`OURS` (or :data:`REFERENCES`); see :func:`storemind_spec`.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import inspect
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # implicit warns otherwise
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import DATA, RESULTS, ROOT, git_revision, machine, markdown_table, measure  # noqa: E402,I001
+
+from storemind import evaluation as ev  # noqa: E402
+from storemind.recommend import Interactions  # noqa: E402
+
+K = 50  # length of every top-k list (metrics use its first 10 or 20)
+RECBOLE_VENV = ROOT / ".bench-venv-recbole"
+RUNNER = Path(__file__).resolve().parent / "recbole_runner.py"
+RETAIL_NON_PRODUCTS = {"POST", "C2", "M", "BANK CHARGES", "PADS", "DOT", "D", "CRUK", "AMAZONFEE",
+                       "S", "B"}
+
+
+# =============================================================================== data structures
+@dataclass
+class Task:
+    """One fit-and-score round: training interactions and the relevant items of the users scored.
+
+    ``users`` are dense indices of ``train``; ``relevant[j]`` holds the relevant items of
+    ``users[j]`` (items of ``train``'s index, none of them in the user's training history).
+    """
+
+    train: Interactions
+    users: np.ndarray
+    relevant: list[np.ndarray]
+    dropped_unknown: int = 0  # relevant (user, item) pairs whose user or item is not in train
+    dropped_seen: int = 0  # relevant pairs already in the user's training history
+
+
+@dataclass
+class Protocol:
+    """A dataset with its validation and test tasks and the metrics reported."""
+
+    key: str
+    dataset: str
+    description: str
+    valid: Task
+    test: Task
+    metrics: list[str]
+    catalogue: pd.DataFrame | None = None
+    literature: list[tuple[str, dict[str, float], str]] = field(default_factory=list)
+
+
+@dataclass
+class Fitted:
+    """Top-k lists of a fitted model for a task's users (rows in ``task.users`` order)."""
+
+    top: np.ndarray
+    fit_seconds: float
+    peak_mib: float
+
+
+@dataclass
+class Spec:
+    """A model family in the benchmark.
+
+    ``fit(params, task, protocol, options)`` fits on ``task.train`` and returns either one
+    :class:`Fitted` or a list of ``(extra_params, Fitted)`` (several configurations from one
+    run, e.g. RecBole's epochs); ``space`` is the grid the configurations are drawn from; the
+    first draw is always ``default``.
+    """
+
+    name: str
+    side: str  # "ours" or "reference"
+    space: dict[str, list]
+    default: dict[str, Any]
+    fit: Callable[..., Fitted | list[tuple[dict, Fitted]]]
+    neural: bool = False
+    available: Callable[[], str | None] = lambda: None  # None = available, else why not
+    note: str = ""
+
+
+# =============================================================================== data loading
+def load_beauty(data: Path = DATA, max_users: int | None = None) -> pd.DataFrame:
+    """Amazon Beauty sequences as purchase events; ``ts`` is the position in the sequence."""
+    users, items, pos = [], [], []
+    with gzip.open(data / "amazon_seq_s3rec" / "Beauty.txt.gz", "rt") as fh:
+        for n, line in enumerate(fh):
+            if max_users is not None and n >= max_users:
+                break
+            parts = line.split()
+            seq = parts[1:]
+            users += [parts[0]] * len(seq)
+            items += seq
+            pos += range(len(seq))
+    return pd.DataFrame({"user_id": users, "item_id": items, "event_type": "purchase",
+                         "ts": np.asarray(pos, dtype=np.int64)})
+
+
+def load_movielens(data: Path = DATA) -> pd.DataFrame:
+    """MovieLens 100K ratings as rating events (``value`` = stars, ``ts`` epoch seconds)."""
+    raw = pd.read_csv(data / "movielens_100k" / "u.data.gz", sep="\t",
+                      names=["user_id", "item_id", "value", "ts"])
+    return pd.DataFrame({"user_id": raw["user_id"].astype(str),
+                         "item_id": raw["item_id"].astype(str), "event_type": "rating",
+                         "value": raw["value"].astype(float), "ts": raw["ts"].astype(np.int64)})
+
+
+def load_retail(data: Path = DATA) -> pd.DataFrame:
+    """Online Retail product purchases of known customers (no cancellations or fee codes)."""
+    raw = pd.read_csv(data / "online_retail" / "online_retail.csv.gz",
+                      dtype={"InvoiceNo": str, "StockCode": str}, parse_dates=["InvoiceDate"])
+    keep = (raw["CustomerID"].notna() & (raw["Quantity"] > 0)
+            & ~raw["InvoiceNo"].str.startswith("C") & ~raw["StockCode"].isin(RETAIL_NON_PRODUCTS)
+            & raw["StockCode"].str[:5].str.isdigit())
+    raw = raw.loc[keep]
+    ts = (raw["InvoiceDate"].astype("datetime64[ns]").astype("int64") // 1_000_000_000)
+    return pd.DataFrame({"user_id": raw["CustomerID"].astype(np.int64).astype(str),
+                         "item_id": raw["StockCode"].str.upper(), "event_type": "purchase",
+                         "value": raw["Quantity"].astype(float),
+                         "session_id": raw["InvoiceNo"], "ts": ts.to_numpy()})
+
+
+def movielens_catalogue(data: Path = DATA) -> pd.DataFrame:
+    """MovieLens items: ``title`` and ``category`` (the genres, comma-separated)."""
+    genres = [g.split("|")[0] for g in (data / "movielens_100k" / "u.genre").read_text(
+        encoding="latin-1").splitlines() if g.strip()]
+    raw = pd.read_csv(data / "movielens_100k" / "u.item.gz", sep="|", header=None,
+                      encoding="latin-1")
+    flags = raw.iloc[:, 5:5 + len(genres)].to_numpy().astype(bool)
+    return pd.DataFrame({"item_id": raw[0].astype(str), "title": raw[1].astype(str),
+                         "category": [", ".join(g for g, f in zip(genres, row, strict=True)
+                                                if f) for row in flags]})
+
+
+def retail_catalogue(data: Path = DATA) -> pd.DataFrame:
+    """Online Retail products: ``title`` = the most frequent description of each stock code."""
+    raw = pd.read_csv(data / "online_retail" / "online_retail.csv.gz",
+                      usecols=["StockCode", "Description"], dtype=str)
+    raw = raw.dropna()
+    raw["item_id"] = raw["StockCode"].str.upper()
+    top = (raw.groupby(["item_id", "Description"]).size().reset_index(name="n")
+           .sort_values(["item_id", "n"], ascending=[True, False])
+           .drop_duplicates("item_id"))
+    return pd.DataFrame({"item_id": top["item_id"], "title": top["Description"].str.strip()})
+
+
+# =============================================================================== protocol building
+def make_task(train_frame: pd.DataFrame, target_frame: pd.DataFrame) -> Task:
+    """A task from a training frame and the frame of held-out relevant events.
+
+    Relevant pairs whose user or item is unknown to training are dropped (no model can rank
+    them), so are pairs the user already had in training (every model excludes seen items).
+    Users left with no relevant item are not scored.
+    """
+    train = Interactions.from_frame(train_frame)
+    u = train.user_index(target_frame["user_id"].astype(str).to_numpy())
+    i = train.item_index(target_frame["item_id"].astype(str).to_numpy())
+    known = (u >= 0) & (i >= 0)
+    width = max(train.n_items, 1)
+    pairs = np.unique(u[known] * width + i[known])
+    pu, pi = pairs // width, pairs % width
+    n_target = len(target_frame[["user_id", "item_id"]].astype(str).drop_duplicates())
+    seen = np.asarray(train.seen()[pu, pi]).ravel() > 0 if len(pairs) else np.zeros(0, bool)
+    pu, pi = pu[~seen], pi[~seen]
+    users, starts = np.unique(pu, return_index=True)
+    relevant = [a.astype(np.int64) for a in np.split(pi, starts[1:])] if len(users) else []
+    return Task(train=train, users=users.astype(np.int64), relevant=relevant,
+                dropped_unknown=n_target - len(pairs), dropped_seen=int(seen.sum()))
+
+
+def split_protocol(
+    events: pd.DataFrame,
+    split: Callable[[pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame]],
+    relevant: Callable[[pd.DataFrame], pd.DataFrame] = lambda f: f,
+) -> tuple[Task, Task]:
+    """(validation task, test task): ``split`` on the events, then the same rule on the train."""
+    train, test = split(events)
+    inner, valid = split(train)
+    return make_task(inner, relevant(valid)), make_task(train, relevant(test))
+
+
+def leave_last_out_split(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each user's last event (by ``ts``, then row order) is held out."""
+    return ev.leave_last_out(frame, user_col="user_id", time_col="ts", n=1, min_train=1)
+
+
+def temporal_span_split(fraction: float = 0.2) -> Callable:
+    """One global cut: the last ``fraction`` of the time span is held out."""
+    return lambda frame: ev.temporal_split(frame, time_col="ts", test_fraction=fraction,
+                                           by="span")
+
+
+def last_days_split(days: int = 30) -> Callable:
+    """One global cut: the last ``days`` days before the latest event are held out."""
+    return lambda frame: ev.temporal_split(frame, time_col="ts",
+                                           cutoff=int(frame["ts"].max()) - days * 86_400)
+
+
+def build_protocol(key: str, data: Path = DATA, quick: bool = False) -> Protocol:
+    """Load a dataset and make its validation and test tasks."""
+    if key == "beauty":
+        events = load_beauty(data, max_users=4000 if quick else None)
+        valid, test = split_protocol(events, leave_last_out_split)
+        return Protocol(
+            key, "Amazon Beauty (S3-Rec)", "leave-last-out; validation = second-to-last item",
+            valid, test, ["HR@10", "NDCG@10"],
+            literature=[("SASRec, full cross-entropy (Klenitskiy & Vasilev 2023)",
+                         {"HR@10": 0.0533, "NDCG@10": 0.0327},
+                         "their preprocessing differs (context only, not comparable)")])
+    if key == "movielens":
+        events = load_movielens(data)
+        valid, test = split_protocol(events, temporal_span_split(0.2),
+                                     lambda f: f.loc[f["value"] >= 4])
+        return Protocol(
+            key, "MovieLens 100K", "global temporal split, last 20% of the time span; "
+            "relevant = test ratings >= 4", valid, test, ["NDCG@10", "Recall@20"],
+            catalogue=movielens_catalogue(data))
+    if key == "retail":
+        events = load_retail(data)
+        if quick:  # a quarter of the customers
+            keep = pd.util.hash_pandas_object(events["user_id"], index=False) % 4 == 0
+            events = events.loc[keep.to_numpy()]
+        valid, test = split_protocol(events, last_days_split(30))
+        return Protocol(
+            key, "UCI Online Retail", "last 30 days; relevant = products bought in the window "
+            "and never before by that customer", valid, test,
+            ["NDCG@10", "Recall@20", "Coverage@10", "MeanPop@10"],
+            catalogue=retail_catalogue(data))
+    raise ValueError(f"unknown protocol {key!r}; expected one of {PROTOCOLS}")
+
+
+PROTOCOLS = ("movielens", "retail", "beauty")  # cheapest first
+
+
+# =============================================================================== metrics
+def compute_metrics(names: Sequence[str], task: Task, top: np.ndarray) -> dict[str, float]:
+    """Every metric in ``names`` of the top-k lists ``top`` (rows in ``task.users`` order)."""
+    top = np.asarray(top, dtype=np.int64)
+    if top.shape != (len(task.users), top.shape[1]) or top.shape[1] < 20:
+        raise ValueError(f"top-k lists must have shape ({len(task.users)}, >= 20), "
+                         f"got {top.shape}")
+    out: dict[str, float] = {}
+    for name in names:
+        metric, k = name.split("@")
+        k = int(k)
+        if metric == "HR":
+            out[name] = ev.hit_rate_at_k(top, task.relevant, k)
+        elif metric == "NDCG":
+            out[name] = ev.ndcg_at_k(top, task.relevant, k)
+        elif metric == "Recall":
+            out[name] = ev.recall_at_k(top, task.relevant, k)
+        elif metric == "Coverage":
+            out[name] = ev.catalogue_coverage(top, task.train.n_items, k)
+        elif metric == "MeanPop":
+            out[name] = ev.popularity_bias(top, task.train.item_popularity(), k)
+        else:
+            raise ValueError(f"unknown metric {name!r}")
+    return out
+
+
+def clean_top(items: np.ndarray, k: int = K) -> np.ndarray:
+    """int64 (n, k) lists: padding and repeated items (a tool's filler) become -1."""
+    items = np.asarray(items, dtype=np.int64)
+    out = np.full((items.shape[0], k), -1, dtype=np.int64)
+    width = min(k, items.shape[1])
+    out[:, :width] = items[:, :width]
+    out[out < 0] = -1
+    s = np.sort(out, axis=1)
+    if ((s[:, 1:] == s[:, :-1]) & (s[:, 1:] >= 0)).any():
+        for row in out:
+            _, first = np.unique(row, return_index=True)
+            dup = np.ones(len(row), bool)
+            dup[first] = False
+            row[dup] = -1
+    return out
+
+
+# =============================================================================== options
+@dataclass
+class Options:
+    budget: int = 4
+    neural_budget: int = 1
+    epochs: dict[str, int] = field(default_factory=lambda: {"beauty": 30, "movielens": 30,
+                                                            "retail": 20})
+    epoch_checkpoints: int = 2  # RecBole dumps every this many epochs on validation
+    #: training-time cap (s) of each neural fit on validation, ours and RecBole's alike
+    neural_seconds: dict[str, float] = field(default_factory=lambda: {
+        "beauty": 600.0, "movielens": 300.0, "retail": 300.0})
+    threads: int = 1
+    seed: int = 0
+    recbole_timeout: int = 1800
+    protocol: str = ""
+
+
+# =============================================================================== storemind models
+def _signature(cls: type) -> set[str]:
+    return set(inspect.signature(cls.__init__).parameters) - {"self"}
+
+
+#: generic neural setting -> candidate constructor names (the first the class accepts is used)
+_ALIASES = {
+    "hidden": ("hidden", "hidden_size", "dim", "embedding_dim", "factors", "d_model"),
+    "blocks": ("blocks", "n_layers", "num_blocks", "layers", "n_blocks"),
+    "heads": ("heads", "n_heads", "num_heads"),
+    "dropout": ("dropout", "dropout_rate", "hidden_dropout"),
+    "lr": ("lr", "learning_rate"),
+    "epochs": ("epochs", "n_epochs", "max_epochs"),
+    "batch": ("batch", "batch_size"),
+    "max_len": ("max_len", "max_length", "maxlen", "max_seq_len"),
+}
+
+
+def resolve_params(cls: type, params: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments of ``cls`` for ``params`` (aliases resolved, unknown names dropped)."""
+    names = _signature(cls)
+    out = {}
+    for key, value in params.items():
+        for cand in _ALIASES.get(key, (key,)):
+            if cand in names:
+                out[cand] = value
+                break
+    return out
+
+
+def _storemind_class(cls_name: str, module: str | None) -> type | None:
+    """``storemind.recommend.<cls_name>`` if exported, else from its module (not yet exported)."""
+    import importlib
+
+    import storemind.recommend as rec
+
+    if cls_name in rec.__all__:
+        return getattr(rec, cls_name)
+    if module:
+        try:
+            return getattr(importlib.import_module(f"storemind.recommend.{module}"), cls_name)
+        except (ImportError, AttributeError):
+            return None
+    return None
+
+
+def storemind_spec(name: str, cls_name: str, space: dict[str, list], default: dict[str, Any],
+                   neural: bool = False, fixed: dict[str, Any] | None = None,
+                   fit_model: Callable | None = None, module: str | None = None) -> Spec:
+    """A :class:`Spec` for ``storemind.recommend.<cls_name>``.
+
+    ``fixed`` settings are passed to every configuration (not tuned). ``fit_model(model, task,
+    protocol, options, phase)`` replaces ``model.fit(task.train)`` for models whose fit needs
+    more (a hybrid takes the other fitted models and the catalogue); it returns the fitted
+    model, or ``(model, extra_params)`` when it chose settings itself (e.g. epochs by early
+    stopping), which the test refit then uses. ``module`` names the submodule to import the
+    class from while it is not yet in ``storemind.recommend.__all__``.
+    """
+    def available() -> str | None:
+        if _storemind_class(cls_name, module) is None:
+            return f"storemind.recommend has no {cls_name}"
+        return None
+
+    def fit(params: dict, task: Task, proto: Protocol, options: Options,
+            phase: str) -> Fitted | list[tuple[dict, Fitted]]:
+        cls = _storemind_class(cls_name, module)
+        kwargs = resolve_params(cls, {**params, **(fixed or {})})
+        names = _signature(cls)
+        if "random_state" in names:
+            kwargs["random_state"] = options.seed
+        for threads in ("num_threads", "n_threads"):
+            if threads in names:
+                kwargs[threads] = options.threads
+        model = cls(**kwargs)
+        m = measure(lambda: fit_model(model, task, proto, options, phase) if fit_model
+                    else model.fit(task.train))
+        fitted, extra = m.value if isinstance(m.value, tuple) else (m.value, None)
+        top, _ = fitted.recommend(task.users, k=K, exclude_seen=True)
+        result = Fitted(clean_top(top), m.seconds, m.peak_mib)
+        return result if extra is None else [(extra, result)]
+
+    return Spec(name, "ours", space, default, fit, neural=neural, available=available)
+
+
+def relevant_interactions(task: Task) -> Interactions:
+    """The task's relevant pairs as Interactions over the training index (one event each)."""
+    tr = task.train
+    users = np.repeat(task.users, [len(r) for r in task.relevant]).astype(np.int32)
+    items = (np.concatenate(task.relevant) if task.relevant else np.zeros(0)).astype(np.int32)
+    n = len(users)
+    return Interactions(user_ids=tr.user_ids, item_ids=tr.item_ids, users=users, items=items,
+                        weights=np.ones(n, np.float32),
+                        ts=np.full(n, int(tr.ts.max()) + 1 if tr.n_events else 0, np.int64),
+                        event_types=np.zeros(n, np.int8))
+
+
+def fit_sequential(model, task: Task, proto: Protocol, options: Options, phase: str):
+    """Our SASRec: on validation, early stopping on the validation targets and a time cap; the
+    test refit trains for the epoch count that validation chose (as RecBole's epoch pick)."""
+    if phase == "valid":
+        model.set_params(max_seconds=options.neural_seconds[proto.key])
+        model.fit(task.train, valid=relevant_interactions(task))
+        return model, {"epochs": int(getattr(model, "best_epoch_", model.epochs))}
+    model.set_params(max_seconds=None)
+    return model.fit(task.train)
+
+
+def fit_content(model, task: Task, proto: Protocol, options: Options, phase: str):
+    """Our ContentRecommender reads the protocol's catalogue text (titles, genres)."""
+    if proto.catalogue is None:
+        raise ValueError(f"{proto.dataset} has no item text (Beauty ships attribute ids only)")
+    return model.fit(task.train, items=proto.catalogue)
+
+
+# =============================================================================== implicit
+def implicit_spec(name: str, kind: str, space: dict[str, list], default: dict[str, Any]) -> Spec:
+    """A :class:`Spec` for one of implicit's CPU models on the binary user x item matrix."""
+    def fit(params: dict, task: Task, proto: Protocol, options: Options, phase: str) -> Fitted:
+        import implicit
+        from implicit.cpu.als import AlternatingLeastSquares
+        from implicit.cpu.bpr import BayesianPersonalizedRanking
+        from implicit.nearest_neighbours import BM25Recommender, CosineRecommender
+
+        x = task.train.seen().tocsr().astype(np.float32)
+        if kind == "als":
+            model = AlternatingLeastSquares(**params, num_threads=options.threads,
+                                            random_state=options.seed)
+        elif kind == "bpr":
+            model = BayesianPersonalizedRanking(**params, num_threads=options.threads,
+                                                random_state=options.seed)
+        elif kind == "cosine":
+            model = CosineRecommender(**params, num_threads=options.threads)
+        else:
+            model = BM25Recommender(**params, num_threads=options.threads)
+        del implicit
+        with warnings.catch_warnings():  # "expects CSR input": implicit converts internally
+            warnings.simplefilter("ignore")
+            m = measure(lambda: model.fit(x, show_progress=False))
+        ids, scores = model.recommend(task.users, x[task.users], N=K,
+                                      filter_already_liked_items=True)
+        ids = np.where(np.isfinite(scores) & (scores > -1e30), ids, -1)
+        return Fitted(clean_top(ids), m.seconds, m.peak_mib)
+
+    def available() -> str | None:
+        try:
+            import implicit  # noqa: F401
+        except ImportError as exc:
+            return f"implicit is not installed ({exc})"
+        return None
+
+    return Spec(name, "reference", space, default, fit, available=available)
+
+
+# =============================================================================== RecBole
+def write_recbole_inter(train: Interactions, path: Path) -> None:
+    """RecBole atomic file of the training events; tokens are dense indices, time = order."""
+    frame = pd.DataFrame({"user_id:token": train.users, "item_id:token": train.items,
+                          "timestamp:float": np.arange(train.n_events)})
+    frame = frame.loc[train.weights > 0]
+    frame.to_csv(path, sep="\t", index=False)
+
+
+def recbole_spec(name: str, model: str, space: dict[str, list], default: dict[str, Any],
+                 neural: bool = False) -> Spec:
+    """A :class:`Spec` for a RecBole model, run by ``recbole_runner.py`` in the RecBole venv."""
+    python = RECBOLE_VENV / "bin" / "python"
+
+    def available() -> str | None:
+        if not python.exists():
+            return f"{RECBOLE_VENV.name} is missing: run benchmarks/setup_recbole.sh"
+        return None
+
+    def fit(params: dict, task: Task, proto: Protocol, options: Options,
+            phase: str) -> list[tuple[dict, Fitted]]:
+        params = dict(params)
+        if neural:
+            epochs = int(params.get("epochs") or options.epochs[proto.key])
+            params["epochs"] = epochs
+            step = max(options.epoch_checkpoints, 1)
+            dumps = (sorted({*range(step, epochs + 1, step), epochs}) if phase == "valid"
+                     else [epochs])
+        else:
+            dumps = [1]
+        with tempfile.TemporaryDirectory(prefix="recbole-") as tmp:
+            work = Path(tmp) / "bench"
+            work.mkdir()
+            write_recbole_inter(task.train, work / "bench.inter")
+            job = {"model": model, "params": params, "users": [str(u) for u in task.users],
+                   "k": K, "dump_epochs": dumps, "seed": options.seed, "threads": options.threads,
+                   "max_seconds": options.neural_seconds[proto.key] if phase == "valid"
+                   else None}
+            (work / "job.json").write_text(json.dumps(job))
+            env = {**os.environ, "OMP_NUM_THREADS": str(options.threads),
+                   "OPENBLAS_NUM_THREADS": str(options.threads)}
+            proc = subprocess.run([str(python), str(RUNNER), str(work)], capture_output=True,
+                                  text=True, timeout=options.recbole_timeout, env=env)
+            if proc.returncode != 0:
+                tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+                raise RuntimeError(f"recbole_runner failed ({proc.returncode}): "
+                                   + " / ".join(tail))
+            result = json.loads((work / "result.json").read_text())
+            out = []
+            for epoch, info in result["dumps"].items():
+                top = np.load(work / f"topk_{epoch}.npy")
+                extra = {"epochs": int(epoch)} if neural else {}
+                out.append((extra, Fitted(clean_top(top), info["fit_seconds"],
+                                          info["peak_mib"])))
+            return out
+
+    return Spec(name, "reference", space, default, fit, neural=neural, available=available)
+
+
+# =============================================================================== the line-up
+KNN_SPACE = {"n_neighbors": [10, 20, 50, 100, 200, 500]}
+BM25_SPACE = {"n_neighbors": [10, 20, 50, 100, 200, 500], "bm25_k1": [0.6, 1.2, 2.0],
+              "bm25_b": [0.25, 0.5, 0.75, 1.0]}
+EASE_SPACE = {"l2": [10.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0]}
+ALS_SPACE = {"factors": [32, 64, 128], "regularization": [0.001, 0.01, 0.05, 0.1, 1.0],
+             "alpha": [1.0, 5.0, 10.0, 20.0, 40.0], "iterations": [15]}
+BPR_SPACE = {"factors": [32, 64, 128], "learning_rate": [0.005, 0.01, 0.05, 0.1],
+             "regularization": [0.0001, 0.001, 0.01, 0.1], "iterations": [50, 100, 200]}
+SASREC_SPACE = {"hidden": [64], "blocks": [2], "heads": [1, 2], "dropout": [0.2, 0.3, 0.5],
+                "lr": [0.001, 0.002], "batch": [256], "max_len": [50]}
+SASREC_DEFAULT = {"hidden": 64, "blocks": 2, "heads": 2, "dropout": 0.3, "lr": 0.001,
+                  "batch": 256, "max_len": 50}
+
+
+def _sasrec_recbole(p: dict) -> dict:
+    return {"hidden_size": p["hidden"], "inner_size": 4 * p["hidden"], "n_layers": p["blocks"],
+            "n_heads": p["heads"], "hidden_dropout_prob": p["dropout"],
+            "attn_dropout_prob": p["dropout"], "learning_rate": p["lr"],
+            "train_batch_size": p["batch"], "max_len": p["max_len"],
+            **({"epochs": p["epochs"]} if "epochs" in p else {})}
+
+
+def _mapped(spec: Spec, mapping: Callable[[dict], dict]) -> Spec:
+    """``spec`` with its parameters translated by ``mapping`` before each fit."""
+    inner = spec.fit
+
+    def fit(params, task, proto, options, phase):
+        return inner(mapping(params), task, proto, options, phase)
+
+    spec.fit = fit
+    return spec
+
+
+def _with_epochs(spec: Spec) -> Spec:
+    """Our neural models get the protocol's epoch budget (they may stop earlier themselves)."""
+    inner = spec.fit
+
+    def fit(params, task, proto, options, phase):
+        params = {**params}
+        if phase == "valid" or "epochs" not in params:
+            params["epochs"] = options.epochs[proto.key]
+        return inner(params, task, proto, options, phase)
+
+    spec.fit = fit
+    return spec
+
+
+#: storemind's models. To add one (e.g. the hybrid), append a storemind_spec(...) here.
+OURS: list[Spec] = [
+    storemind_spec("Popularity", "Popularity",
+                   {"half_life_days": [None, 1.0, 3.0, 7.0, 14.0, 30.0, 90.0],
+                    "count_users": [True, False]}, {"half_life_days": None, "count_users": True}),
+    storemind_spec("ItemKNN cosine", "ItemKNN", {**KNN_SPACE, "shrinkage": [0.0, 10.0, 50.0]},
+                   {"n_neighbors": 100, "shrinkage": 0.0}, fixed={"similarity": "cosine"}),
+    storemind_spec("ItemKNN BM25", "ItemKNN", BM25_SPACE,
+                   {"n_neighbors": 100, "bm25_k1": 1.2, "bm25_b": 0.75},
+                   fixed={"similarity": "bm25", "shrinkage": 0.0}),
+    storemind_spec("EASE", "EASE", EASE_SPACE, {"l2": 500.0}),
+    storemind_spec("ALS", "ALS", ALS_SPACE,
+                   {"factors": 64, "regularization": 0.05, "alpha": 10.0, "iterations": 15}),
+    storemind_spec("BPR", "BPR", BPR_SPACE, {"factors": 64, "learning_rate": 0.01,
+                                             "regularization": 0.01, "iterations": 100}),
+    _with_epochs(storemind_spec("SASRec", "SASRec", SASREC_SPACE, SASREC_DEFAULT, neural=True,
+                                fit_model=fit_sequential, module="sasrec")),
+    storemind_spec("Content", "ContentRecommender", {"half_life": [None, 3.0, 10.0, 30.0]},
+                   {"half_life": 10.0}, fit_model=fit_content, module="content"),
+]
+
+REFERENCES: list[Spec] = [
+    implicit_spec("implicit Cosine", "cosine", {"K": KNN_SPACE["n_neighbors"]}, {"K": 100}),
+    implicit_spec("implicit BM25", "bm25", {"K": BM25_SPACE["n_neighbors"],
+                                            "K1": [0.6, 1.2, 2.0], "B": [0.25, 0.5, 0.75, 1.0]},
+                  {"K": 100, "K1": 1.2, "B": 0.75}),
+    implicit_spec("implicit ALS", "als", ALS_SPACE,
+                  {"factors": 64, "regularization": 0.05, "alpha": 10.0, "iterations": 15}),
+    implicit_spec("implicit BPR", "bpr", BPR_SPACE, {"factors": 64, "learning_rate": 0.01,
+                                                     "regularization": 0.01, "iterations": 100}),
+    _mapped(recbole_spec("RecBole EASE", "EASE", EASE_SPACE, {"l2": 500.0}),
+            lambda p: {"reg_weight": p["l2"]}),
+    _mapped(recbole_spec("RecBole SASRec", "SASRec", SASREC_SPACE, SASREC_DEFAULT, neural=True),
+            _sasrec_recbole),
+]
+# Pairs compared one to one in the verdict (ours, reference).
+PAIRS = [("ItemKNN cosine", "implicit Cosine"), ("ItemKNN BM25", "implicit BM25"),
+         ("ALS", "implicit ALS"), ("BPR", "implicit BPR"), ("EASE", "RecBole EASE"),
+         ("SASRec", "RecBole SASRec")]
+
+
+# ------------------------------------------------------------------ hybrid (added by H-hybrid)
+def _hybrid_spec() -> Spec:
+    """storemind's HybridRanker over popularity, item-kNN, EASE, ALS and BPR (their default
+    settings); the ranker's own settings are what is tuned, with the same budget."""
+    def available() -> str | None:
+        import importlib.util
+
+        ok = importlib.util.find_spec("storemind.recommend.hybrid") is not None
+        return None if ok else "storemind.recommend.hybrid is missing"
+
+    def fit(params: dict, task: Task, proto: Protocol, options: Options, phase: str) -> Fitted:
+        from storemind.recommend.hybrid import HybridRanker, default_models
+
+        models = default_models(task.train.n_items, random_state=options.seed)
+        models.pop("bought_together", None)  # rating / sequence data has no baskets
+        model = HybridRanker(**params, n_jobs=options.threads, random_state=options.seed)
+        m = measure(lambda: model.fit(task.train, models))
+        top, _ = model.recommend(task.users, k=K, exclude_seen=True)
+        return Fitted(clean_top(top), m.seconds, m.peak_mib)
+
+    return Spec("Hybrid (LambdaRank)", "ours",
+                {"n_candidates": [30, 50, 100], "num_leaves": [15, 31, 63],
+                 "learning_rate": [0.03, 0.05, 0.1], "min_child_samples": [20, 50, 100]},
+                {"n_candidates": 50, "num_leaves": 31, "learning_rate": 0.05,
+                 "min_child_samples": 50}, fit, available=available)
+
+
+OURS.append(_hybrid_spec())
+
+
+# =============================================================================== tuning
+def draw_configs(space: dict[str, list], default: dict[str, Any], budget: int,
+                 seed: int = 0) -> list[dict[str, Any]]:
+    """``default`` then random distinct configurations from the grid, ``budget`` in all.
+
+    The draw depends only on the grid and the seed, so two families with the same grid (ours
+    and the reference's) are tuned on the same configurations.
+    """
+    configs = [dict(default)]
+    keys = sorted(space)
+    total = int(np.prod([len(space[k]) for k in keys])) if keys else 1
+    grid = json.dumps({k: [str(v) for v in space[k]] for k in keys}, sort_keys=True)
+    rng = np.random.default_rng([seed, zlib.crc32(grid.encode())])
+    attempts = 0
+    while len(configs) < min(budget, total) and attempts < 100 * budget:
+        attempts += 1
+        cand = {**default, **{k: space[k][int(rng.integers(len(space[k])))] for k in keys}}
+        if cand not in configs:
+            configs.append(cand)
+    return configs[:max(budget, 1)]
+
+
+@dataclass
+class Row:
+    """One model's line in the results."""
+
+    name: str
+    side: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    valid_ndcg: float = float("nan")
+    params: dict[str, Any] = field(default_factory=dict)
+    fit_seconds: float = float("nan")
+    peak_mib: float = float("nan")
+    tuning_seconds: float = 0.0
+    n_configs: int = 0
+    error: str = ""
+
+
+def run_spec(spec: Spec, proto: Protocol, options: Options, log: Callable[[str], None]) -> Row:
+    """Tune ``spec`` on the validation task, refit the best on the test task, measure it."""
+    row = Row(spec.name, spec.side)
+    why = spec.available()
+    if why:
+        row.error = f"not run: {why}"
+        log(f"  {spec.name}: {row.error}")
+        return row
+    budget = options.neural_budget if spec.neural else options.budget
+    configs = draw_configs(spec.space, spec.default, budget, options.seed)
+    best_score, best_params = -1.0, None
+    start = time.perf_counter()
+    for params in configs:
+        try:
+            out = spec.fit(params, proto.valid, proto, options, "valid")
+        except Exception as exc:  # a failing configuration is reported, the others go on
+            row.error = f"{type(exc).__name__}: {str(exc)[:200]}"
+            log(f"  {spec.name} {params}: failed: {row.error}")
+            continue
+        for extra, fitted in out if isinstance(out, list) else [({}, out)]:
+            score = ev.ndcg_at_k(fitted.top, proto.valid.relevant, 10)
+            row.n_configs += 1
+            log(f"  {spec.name} {params | extra}: valid NDCG@10 {score:.4f} "
+                f"({fitted.fit_seconds:.1f} s)")
+            if score > best_score:
+                best_score, best_params = score, {**params, **extra}
+    row.tuning_seconds = time.perf_counter() - start
+    if best_params is None:
+        return row
+    row.valid_ndcg, row.params = best_score, best_params
+    try:
+        out = spec.fit(best_params, proto.test, proto, options, "test")
+    except Exception as exc:
+        row.error = f"test fit failed: {type(exc).__name__}: {str(exc)[:200]}"
+        log(f"  {spec.name}: {row.error}")
+        return row
+    fitted = out[-1][1] if isinstance(out, list) else out
+    row.error = ""
+    row.metrics = compute_metrics(proto.metrics, proto.test, fitted.top)
+    row.fit_seconds, row.peak_mib = fitted.fit_seconds, fitted.peak_mib
+    log(f"  {spec.name} test: " + ", ".join(f"{k} {v:.4f}" for k, v in row.metrics.items())
+        + f" (fit {row.fit_seconds:.1f} s, {row.peak_mib:.0f} MiB)")
+    return row
+
+
+# =============================================================================== report
+def _params_text(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in params.items())
+
+
+def _ratio_text(ours: float, ref: float) -> str:
+    if not (ref > 0):
+        return "n/a"
+    pct = (ours / ref - 1) * 100
+    return f"{ours / ref:.2f}x ({pct:+.1f}%)"
+
+
+def verdict(proto: Protocol, rows: list[Row]) -> list[str]:
+    """Plain sentences: where ours are behind a reference and by how much; the goals."""
+    done = {r.name: r for r in rows if r.metrics}
+    lines = []
+    main = "NDCG@10"
+    refs = [r for r in done.values() if r.side == "reference"]
+    ours = [r for r in done.values() if r.side == "ours"]
+    if refs and ours:
+        best_ref = max(refs, key=lambda r: r.metrics[main])
+        best_our = max(ours, key=lambda r: r.metrics[main])
+        ratio = best_our.metrics[main] / best_ref.metrics[main]
+        lines.append(
+            f"- Best reference {main}: **{best_ref.name}** {best_ref.metrics[main]:.4f}. "
+            f"Best of ours: **{best_our.name}** {best_our.metrics[main]:.4f} = "
+            f"{_ratio_text(best_our.metrics[main], best_ref.metrics[main])} of it. "
+            f"Goal for the hybrid: >= 1.10x, i.e. {main} >= {1.1 * best_ref.metrics[main]:.4f}"
+            + (" (already met by a single model)." if ratio >= 1.1 else "."))
+        behind = [r for r in ours if r.metrics[main] < best_ref.metrics[main]]
+        if behind:
+            ref = best_ref.metrics[main]
+            lines.append(f"- Behind the best reference ({best_ref.name}) on {main}: " + "; ".join(
+                f"{r.name} {r.metrics[main]:.4f} ({_ratio_text(r.metrics[main], ref)})"
+                for r in sorted(behind, key=lambda r: -r.metrics[main])) + ".")
+    for a, b in PAIRS:
+        if a in done and b in done:
+            for metric in proto.metrics:
+                if metric.startswith(("Coverage", "MeanPop")):
+                    continue
+                x, y = done[a].metrics[metric], done[b].metrics[metric]
+                if x < y:
+                    lines.append(f"- {a} is **behind** {b} on {metric}: {x:.4f} vs {y:.4f} "
+                                 f"({_ratio_text(x, y)}).")
+        elif a in done or b in done:
+            missing = b if a in done else a
+            lines.append(f"- {a} vs {b}: not compared ({missing} did not run).")
+    if "SASRec" in done and "RecBole SASRec" in done:
+        x, y = done["SASRec"].metrics[main], done["RecBole SASRec"].metrics[main]
+        lines.append(f"- Goal SASRec >= RecBole's SASRec on {main}: "
+                     + ("**met**" if x >= y else "**not met**") + f" ({x:.4f} vs {y:.4f}).")
+    for name, values, note in proto.literature:
+        got = done.get("SASRec")
+        lines.append(f"- Literature: {name}: " + ", ".join(f"{k} {v:.4f}" for k, v in
+                                                           values.items())
+                     + ("; our SASRec: " + ", ".join(f"{k} {got.metrics[k]:.4f}"
+                                                      for k in values) if got else "")
+                     + f" ({note}).")
+    return lines
+
+
+def report(protocols: list[tuple[Protocol, list[Row]]], options: Options, command: str,
+           seconds: float) -> str:
+    """The Markdown results file."""
+    out = [
+        "# Recommendation benchmark",
+        "",
+        f"Generated by `{command}` on {time.strftime('%Y-%m-%d %H:%M')} in {seconds / 60:.1f} "
+        f"min; commit {git_revision()}.",
+        f"Machine: {machine()}; every model limited to {options.threads} thread(s) "
+        "(the machine is shared, so absolute times are noisy; compare within a table).",
+        "",
+        "Full ranking over every training item, seen items excluded for every model, "
+        "time-respecting splits. Each family tuned on a validation split carved from the "
+        f"training data by the same rule: {options.budget} configurations for classical "
+        f"models, {options.neural_budget} for neural ones (plus, for RecBole SASRec, the best "
+        f"of its epoch checkpoints every {options.epoch_checkpoints} epochs up to the epoch "
+        "budget), chosen by validation NDCG@10, then refitted on the whole training split and "
+        "scored once. Every number is computed by `storemind.evaluation` from the top-"
+        f"{K} lists each model returned (RecBole's from `benchmarks/recbole_runner.py`). "
+        "`fit s` and `peak MiB` are the final fit's wall time and peak resident memory above "
+        "the process's level before the fit.",
+        "",
+    ]
+    summary = []
+    for proto, rows in protocols:
+        done = [r for r in rows if r.metrics]
+        for metric in proto.metrics:
+            best = {}
+            for side in ("ours", "reference"):
+                cands = [r for r in done if r.side == side]
+                if cands:
+                    pick = (min if metric.startswith("MeanPop") else max)(
+                        cands, key=lambda r: r.metrics[metric])
+                    best[side] = pick
+            if best:
+                o, r = best.get("ours"), best.get("reference")
+                summary.append([proto.dataset, proto.description.split(";")[0], metric,
+                                f"{o.metrics[metric]:.4f} ({o.name})" if o else "–",
+                                f"{r.metrics[metric]:.4f} ({r.name})" if r else "–",
+                                _ratio_text(o.metrics[metric], r.metrics[metric])
+                                if o and r else "–"])
+    out += ["## Summary (best of each side; for MeanPop lower is shown)", "",
+            markdown_table(["dataset", "protocol", "metric", "ours (best)", "reference (best)",
+                            "ours / reference"], summary), ""]
+    for proto, rows in protocols:
+        t = proto.test
+        out += [
+            f"## {proto.dataset} ({proto.key})", "",
+            f"Protocol: {proto.description}. Test: {len(t.users):,} users with relevant items, "
+            f"{sum(len(r) for r in t.relevant):,} relevant pairs; training: "
+            f"{t.train.n_users:,} users, {t.train.n_items:,} items, {t.train.n_events:,} events. "
+            f"Left out of the test set: {t.dropped_unknown:,} pairs with a user or item unknown "
+            f"to training, {t.dropped_seen:,} pairs already in the user's training history. "
+            f"Validation: {len(proto.valid.users):,} users.", "",
+        ]
+        header = (["model", "side"] + proto.metrics
+                  + ["valid NDCG@10", "fit s", "peak MiB", "configs", "tuning s", "chosen"])
+        table = []
+        for r in rows:
+            if r.metrics:
+                table.append([r.name, r.side] + [r.metrics[m] for m in proto.metrics]
+                             + [r.valid_ndcg, r.fit_seconds, round(r.peak_mib), r.n_configs,
+                                round(r.tuning_seconds), _params_text(r.params)])
+            else:
+                table.append([r.name, r.side] + ["–"] * len(proto.metrics)
+                             + ["–", "–", "–", r.n_configs, round(r.tuning_seconds),
+                                r.error or "no result"])
+        out += [markdown_table(header, table), "", "Where we stand:", ""]
+        out += verdict(proto, rows) or ["- (nothing to compare)"]
+        out.append("")
+    return "\n".join(out)
+
+
+# =============================================================================== main
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--protocol", choices=[*PROTOCOLS, "all"], default="all")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run: small data, 1 configuration each, 1 epoch")
+    ap.add_argument("--budget", type=int, help="configurations per classical family (4)")
+    ap.add_argument("--neural-budget", type=int, help="configurations per neural family (1)")
+    ap.add_argument("--epochs", type=int, help="epoch budget of neural models (per protocol)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--models", help="comma-separated model names to run (default all)")
+    ap.add_argument("--no-recbole", action="store_true", help="skip the RecBole references")
+    ap.add_argument("--out", default=str(RESULTS / "recommend.md"))
+    args = ap.parse_args(argv)
+
+    options = Options(threads=args.threads, seed=args.seed)
+    if args.quick:
+        options.budget, options.neural_budget = 1, 1
+        options.epochs = {k: 1 for k in PROTOCOLS}
+        options.epoch_checkpoints = 1
+        options.neural_seconds = {k: 20.0 for k in PROTOCOLS}
+    if args.budget is not None:
+        options.budget = args.budget
+    if args.neural_budget is not None:
+        options.neural_budget = args.neural_budget
+    if args.epochs is not None:
+        options.epochs = {k: args.epochs for k in PROTOCOLS}
+    try:
+        import torch
+
+        torch.set_num_threads(options.threads)
+    except ImportError:
+        pass
+
+    specs = OURS + REFERENCES
+    if args.no_recbole:
+        specs = [s for s in specs if not s.name.startswith("RecBole")]
+    if args.models:
+        wanted = {m.strip() for m in args.models.split(",")}
+        specs = [s for s in specs if s.name in wanted]
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    start = time.perf_counter()
+    command = ("python benchmarks/recommend.py "
+               + " ".join(sys.argv[1:] if argv is None else argv)).strip()
+    done = []
+    keys = PROTOCOLS if args.protocol == "all" else (args.protocol,)
+    for key in keys:
+        t0 = time.perf_counter()
+        proto = build_protocol(key, quick=args.quick)
+        log(f"{proto.dataset}: {proto.test.train.n_events:,} training events, "
+            f"{len(proto.test.users):,} test users ({time.perf_counter() - t0:.1f} s to load)")
+        options.protocol = key
+        rows = [run_spec(spec, proto, options, log) for spec in specs]
+        done.append((proto, rows))
+        # written after every protocol, so a long run leaves the finished ones behind
+        text = report(done, options, command, time.perf_counter() - start)
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text)
+        log(f"wrote {args.out} ({len(done)} of {len(keys)} protocols)")
+
+
+if __name__ == "__main__":
+    main()
