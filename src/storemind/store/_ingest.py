@@ -224,9 +224,9 @@ class _Stager:
         )
 
 
-def _typed(col: Column, raw: str) -> str:
-    """SQL giving the typed value of a raw text column (NULL where it does not parse)."""
-    blank = f"NULLIF(TRIM({raw}), '')"
+def _typed(col: Column, blank: str) -> str:
+    """SQL typing ``blank`` (a column holding the trimmed text, NULL when empty); NULL where
+    the text does not parse."""
     if col.type == "VARCHAR":
         return blank
     if col.type == "DOUBLE":
@@ -244,9 +244,9 @@ def _typed(col: Column, raw: str) -> str:
     raise ValueError(f"unhandled column type {col.type}")
 
 
-def _reason(col: Column, raw: str, typed: str) -> str:
-    """SQL giving why a value is bad, or NULL when it is fine."""
-    blank = f"NULLIF(TRIM({raw}), '')"
+def _reason(col: Column, blank: str, typed: str) -> str:
+    """SQL giving why a value is bad, or NULL when it is fine (``blank`` and ``typed`` are
+    column references, so each value is parsed once)."""
     parts = []
     if col.required:
         parts.append(f"WHEN {blank} IS NULL THEN 'missing required value'")
@@ -364,53 +364,84 @@ def _validate_and_store(
 
     def raw(name: str) -> str:
         given = _q(source_of[name]) if name in source_of else None
+        blank = f"NULLIF(TRIM({given}), '')" if given else "NULL::VARCHAR"
         if name in defaults:
-            value = f"{_lit(str(defaults[name]))}::VARCHAR"
-            return f"COALESCE(NULLIF(TRIM({given}), ''), {value})" if given else value
-        return given or "NULL::VARCHAR"
+            return f"COALESCE({blank}, {_lit(str(defaults[name]))}::VARCHAR)"
+        return blank
 
-    raw_of = {c.name: raw(c.name) for c in schema.columns}
-    typed_exprs = {c.name: _typed(c, raw_of[c.name]) for c in schema.columns}
+    # layer 1: trimmed text (b_i); layer 2: typed values (t_i); layer 3: reasons (r_i);
+    # each value is parsed once, and raw rows are kept as JSON only for the bad ones
+    idx = {c.name: i for i, c in enumerate(schema.columns)}
+    layer1 = ", ".join(f"{raw(c.name)} AS _sm_b{idx[c.name]}" for c in schema.columns)
+    typed_exprs = {c.name: _typed(c, f"_sm_b{idx[c.name]}") for c in schema.columns}
     if "attributes" not in wanted or "attributes" in source_of:
         report.ignored_columns = extras
     elif extras:
-        pack = ", ".join(f"{_lit(c)}: {_q(c)}" for c in extras)
-        typed_exprs["attributes"] = f"CAST(json_object({pack.replace(': ', ', ')}) AS VARCHAR)"
-    if schema.derived_key:
-        key = schema.key[0]
-        content = ", ".join(
-            f"COALESCE(CAST({typed_exprs[c.name]} AS VARCHAR), '')"
-            for c in schema.columns
-            if c.name != key
-        )
-        typed_exprs[key] = f"COALESCE({typed_exprs[key]}, md5(concat_ws('|', {content})))"
-    reasons = {
-        c.name: _reason(c, raw_of[c.name], typed_exprs[c.name])
+        pack = ", ".join(f"{_lit(c)}, {_q(c)}" for c in extras)
+        typed_exprs["attributes"] = f"CAST(json_object({pack}) AS VARCHAR)"
+    layer2 = ", ".join(f"{typed_exprs[c.name]} AS _sm_t{idx[c.name]}" for c in schema.columns)
+    checked = [
+        c.name
         for c in schema.columns
         if not (schema.derived_key and c.name in schema.key)
         and (c.name in source_of or c.name in defaults or c.required)
-    }
-    reason_sql = "COALESCE(" + ", ".join(reasons.values()) + ", NULL)" if reasons else "NULL"
-    column_sql = (
-        "CASE "
-        + " ".join(f"WHEN {r} IS NOT NULL THEN {_lit(n)}" for n, r in reasons.items())
-        + " END"
-        if reasons
+    ]
+    layer3 = ", ".join(
+        f"{_reason(schema.column(n), f'_sm_b{idx[n]}', f'_sm_t{idx[n]}')} AS _sm_r{idx[n]}"
+        for n in checked
+    )
+    final = {c.name: f"_sm_t{idx[c.name]}" for c in schema.columns}
+    if schema.derived_key:
+        key = schema.key[0]
+        content = ", ".join(
+            f"COALESCE(CAST(_sm_t{idx[c.name]} AS VARCHAR), '')"
+            for c in schema.columns
+            if c.name != key
+        )
+        final[key] = f"COALESCE(_sm_t{idx[key]}, md5(concat_ws('|', {content})))"
+    reason_sql = (
+        "COALESCE(" + ", ".join(f"_sm_r{idx[n]}" for n in checked) + ", NULL)"
+        if checked
         else "NULL"
     )
-    select_typed = ", ".join(f"{typed_exprs[c.name]} AS {_q(c.name)}" for c in schema.columns)
+    column_sql = (
+        "CASE "
+        + " ".join(f"WHEN _sm_r{idx[n]} IS NOT NULL THEN {_lit(n)}" for n in checked)
+        + " END"
+        if checked
+        else "NULL"
+    )
+    raw_struct = (
+        "to_json(struct_pack(" + ", ".join(f"{_q(c)} := {_q(c)}" for c in staged) + "))::VARCHAR"
+        if staged
+        else "NULL::VARCHAR"
+    )
+    select_final = ", ".join(f"{final[c.name]} AS {_q(c.name)}" for c in schema.columns)
+    passthrough = ", ".join(_q(c) for c in staged)
+    keep = (passthrough + ", ") if staged else ""
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _checked AS SELECT _line, "
-        f"{reason_sql} AS _reason, {column_sql} AS _column, {select_typed} FROM _stage"
+        "CREATE OR REPLACE TEMP TABLE _checked AS "
+        f"SELECT _line, _sm_reason AS _reason, _sm_column AS _column, {select_final}, "
+        f"CASE WHEN _sm_reason IS NOT NULL THEN {raw_struct} END AS _raw FROM ("
+        f"  SELECT *, {reason_sql} AS _sm_reason, {column_sql} AS _sm_column FROM ("
+        f"    SELECT *{', ' + layer3 if layer3 else ''} FROM ("
+        f"      SELECT *, {layer2} FROM ("
+        f"        SELECT _line, {keep}{layer1} FROM _stage))))"
     )
     cols = ", ".join(_q(c) for c in schema.names)
     table = _q(schema.name)
     con.execute("BEGIN TRANSACTION")
     try:
         before = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        # idempotent by key: rows whose key is stored already, or came earlier in this
+        # source, are duplicates (an anti-join: cheaper than a primary-key index on ingest)
+        match = " AND ".join(f"t.{_q(k)} = c.{_q(k)}" for k in schema.key)
+        by = ", ".join(f"c.{_q(k)}" for k in schema.key)
         con.execute(
-            f"INSERT OR IGNORE INTO {table} ({cols}) SELECT {cols} FROM _checked "
-            "WHERE _reason IS NULL"
+            f"INSERT INTO {table} ({cols}) SELECT {', '.join(f'c.{_q(n)}' for n in schema.names)} "
+            f"FROM _checked c WHERE c._reason IS NULL AND NOT EXISTS "
+            f"(SELECT 1 FROM {table} t WHERE {match}) "
+            f"QUALIFY row_number() OVER (PARTITION BY {by} ORDER BY c._line) = 1"
         )
         after = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         bad = con.execute("SELECT count(*) FROM _checked WHERE _reason IS NOT NULL").fetchone()[0]
@@ -422,19 +453,12 @@ def _validate_and_store(
             "c._reason || CASE WHEN c._column IS NOT NULL THEN ' in column ' || c._column "
             "ELSE '' END"
         )
-        raw_json = (
-            "to_json(struct_pack("
-            + ", ".join(f"{_q(c)} := s.{_q(c)}" for c in staged)
-            + "))::VARCHAR"
-            if staged
-            else "NULL"
-        )
         # a row quarantined before (same table, source, line, reason) is not recorded twice
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _bad AS "
             f"SELECT ?::VARCHAR AS t, ?::VARCHAR AS src, {lines} AS line, c._column AS col, "
-            f"{reason_text} AS reason, {raw_json} AS raw "
-            "FROM _checked c JOIN _stage s USING (_line) WHERE c._reason IS NOT NULL",
+            f"{reason_text} AS reason, c._raw AS raw "
+            "FROM _checked c WHERE c._reason IS NOT NULL",
             [schema.name, source_name],
         )
         for line, col, why, raw in stager.parse_rejects:

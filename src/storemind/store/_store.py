@@ -25,8 +25,8 @@ __all__ = ["Store"]
 
 def _ddl(schema: TableSchema) -> str:
     cols = [f'"{c.name}" {c.type}' + (" NOT NULL" if c.required else "") for c in schema.columns]
-    if schema.key:
-        cols.append("PRIMARY KEY (" + ", ".join(f'"{k}"' for k in schema.key) + ")")
+    # no PRIMARY KEY: ingestion keeps keys unique itself (an anti-join on insert), which is
+    # about twice as fast as maintaining the index (docs/decisions.md)
     return f'CREATE TABLE IF NOT EXISTS "{schema.name}" (' + ", ".join(cols) + ")"
 
 
