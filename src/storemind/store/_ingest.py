@@ -14,15 +14,13 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import duckdb
 import pandas as pd
 
 from storemind.errors import IngestError
 from storemind.store.schema import Column, TableSchema
-
-if TYPE_CHECKING:
-    import duckdb
 
 __all__ = ["IngestReport", "ingest_source", "FORMATS"]
 
@@ -134,14 +132,6 @@ class _Stager:
             elif path.name.lower().removesuffix(".gz").endswith(".tsv"):
                 opts += ", delim='\t'"
             self._create(f"SELECT * FROM read_csv({p}, {opts})")
-            rej = self.con.execute(
-                "SELECT line, column_name, error_type, csv_line FROM reject_errors ORDER BY line"
-            ).fetchall()
-            self.parse_rejects = [
-                (int(line), col, f"malformed CSV line: {etype.lower()}", raw)
-                for line, col, etype, raw in rej
-            ]
-            self.con.execute("DELETE FROM reject_errors; DELETE FROM reject_scans;")
         elif fmt == "parquet":
             self._create(f"SELECT * FROM read_parquet({p})")
         else:
@@ -150,9 +140,27 @@ class _Stager:
     def frame(self, frame: pd.DataFrame) -> None:
         text = _frame_as_text(frame)
         self.con.register("_src_frame", text)
-        try:
-            self._create("SELECT * FROM _src_frame")
-        finally:
+        self._registered = True
+        self._create("SELECT * FROM _src_frame")
+
+    def collect_rejects(self) -> None:
+        """Lines the CSV parser rejected during the (last) full read of the source."""
+        if self.kind != "csv":
+            return
+        rej = self.con.execute(
+            "SELECT line, column_name, error_type, csv_line FROM reject_errors "
+            "WHERE scan_id = (SELECT max(scan_id) FROM reject_scans) ORDER BY line"
+        ).fetchall()
+        self.parse_rejects = [
+            (int(line), col, f"malformed CSV line: {etype.lower()}", raw)
+            for line, col, etype, raw in rej
+        ]
+        self.con.execute("DELETE FROM reject_errors; DELETE FROM reject_scans;")
+
+    def cleanup(self) -> None:
+        self.con.execute("DROP VIEW IF EXISTS _stage")
+        self.con.execute("DROP TABLE IF EXISTS _stage0")
+        if getattr(self, "_registered", False):
             self.con.unregister("_src_frame")
 
     def _jsonl(self, path: Path) -> None:
@@ -214,13 +222,11 @@ class _Stager:
         return True
 
     def _create(self, select: str) -> None:
-        # insertion order is preserved, so a temp table's rowid is the source row (0-based)
+        # a view: the source is read once, by the validation query; row_number() follows the
+        # source's order (DuckDB preserves insertion order), so _line is the source row
         self.con.execute(
-            "CREATE OR REPLACE TEMP TABLE _stage0 AS "
-            f"SELECT CAST(COLUMNS(*) AS VARCHAR) FROM ({select})"
-        )
-        self.con.execute(
-            "CREATE OR REPLACE TEMP VIEW _stage AS SELECT *, rowid + 1 AS _line FROM _stage0"
+            "CREATE OR REPLACE TEMP VIEW _stage AS SELECT CAST(COLUMNS(*) AS VARCHAR), "
+            f"row_number() OVER () AS _line FROM ({select})"
         )
 
 
@@ -306,8 +312,7 @@ def ingest_source(
     try:
         return _validate_and_store(con, schema, stager, name, mapping or {}, defaults or {})
     finally:
-        con.execute("DROP VIEW IF EXISTS _stage")
-        con.execute("DROP TABLE IF EXISTS _stage0")
+        stager.cleanup()
 
 
 def _validate_and_store(
@@ -354,9 +359,7 @@ def _validate_and_store(
         and c.name not in defaults
         and not (schema.derived_key and c.name in schema.key)
     ]
-    n_staged = con.execute("SELECT count(*) FROM _stage").fetchone()[0]
-    report.read = n_staged + len(stager.parse_rejects)
-    if missing_required and n_staged:
+    if missing_required and con.execute("SELECT 1 FROM _stage LIMIT 1").fetchone():
         raise IngestError(
             f"{source_name} lacks required column(s) {missing_required} for table {schema.name}; "
             f"it has {staged}. Pass a mapping (e.g. --map their_name=our_name)."
@@ -419,15 +422,22 @@ def _validate_and_store(
     select_final = ", ".join(f"{final[c.name]} AS {_q(c.name)}" for c in schema.columns)
     passthrough = ", ".join(_q(c) for c in staged)
     keep = (passthrough + ", ") if staged else ""
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _checked AS "
-        f"SELECT _line, _sm_reason AS _reason, _sm_column AS _column, {select_final}, "
-        f"CASE WHEN _sm_reason IS NOT NULL THEN {raw_struct} END AS _raw FROM ("
-        f"  SELECT *, {reason_sql} AS _sm_reason, {column_sql} AS _sm_column FROM ("
-        f"    SELECT *{', ' + layer3 if layer3 else ''} FROM ("
-        f"      SELECT *, {layer2} FROM ("
-        f"        SELECT _line, {keep}{layer1} FROM _stage))))"
-    )
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _checked AS "
+            f"SELECT _line, _sm_reason AS _reason, _sm_column AS _column, {select_final}, "
+            f"CASE WHEN _sm_reason IS NOT NULL THEN {raw_struct} END AS _raw FROM ("
+            f"  SELECT *, {reason_sql} AS _sm_reason, {column_sql} AS _sm_column FROM ("
+            f"    SELECT *{', ' + layer3 if layer3 else ''} FROM ("
+            f"      SELECT *, {layer2} FROM ("
+            f"        SELECT _line, {keep}{layer1} FROM _stage))))"
+        )
+    except duckdb.Error as exc:  # the engine failed reading the source: say so plainly
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise IngestError(f"cannot read {source_name} as {stager.kind}: {first}") from exc
+    n_staged = con.execute("SELECT count(*) FROM _checked").fetchone()[0]
+    stager.collect_rejects()
+    report.read = n_staged + len(stager.parse_rejects)
     cols = ", ".join(_q(c) for c in schema.names)
     table = _q(schema.name)
     con.execute("BEGIN TRANSACTION")
