@@ -124,3 +124,18 @@ def test_demo_store_trains_and_exports_segments(home: Path, tmp_path: Path) -> N
     assert {"user_id", "segment", "clv"} <= set(seg.columns) and len(seg) > 50
     bad = runner.invoke(app, ["export", "segments", str(out), "--format", "xls"])
     assert bad.exit_code == 1 and "csv, parquet or jsonl" in bad.output
+
+
+def test_ask_answers_or_hands_off(home: Path) -> None:
+    from storemind.datasets import simulate
+    from storemind.store import Store
+
+    store = Store(home / "store.duckdb")
+    simulate(store, n_users=200, n_items=40, n_days=20, seed=4, progress=False)
+    store.close()
+    assert runner.invoke(app, ["train", "assistant"]).exit_code == 0
+    known = runner.invoke(app, ["ask", "how long does shipping take?"])
+    assert known.exit_code == 0, known.output
+    assert "deliver" in known.output.lower() and "confidence" in known.output
+    odd = runner.invoke(app, ["ask", "what is the airspeed of an unladen swallow"])
+    assert odd.exit_code == 0 and "handed to a person" in odd.output

@@ -418,6 +418,32 @@ def demo(
         _serve(settings, settings.host, port or settings.port)
 
 
+@app.command()
+@_friendly
+def ask(
+    question: Annotated[str, typer.Argument(help="A shopper's question.")],
+    home: HomeOpt = None,
+) -> None:
+    """Answer a customer-service question from the shop's FAQ and past answers."""
+    from storemind.assistant.pipeline import ask as answer
+    from storemind.registry import Registry
+
+    settings = _settings(home)
+    store = _store_or_snapshot(settings, None)
+    try:
+        reply = answer(store, Registry(settings.models_path), settings, question)
+    finally:
+        store.close()
+    if reply.handed_off:
+        console.print(f"[yellow]handed to a person[/] (confidence {reply.confidence:.2f})")
+        if reply.message:
+            console.print(reply.message)
+        return
+    console.print(reply.answer)
+    extra = f", intent {reply.intent}" if reply.intent else ""
+    console.print(f"[dim]confidence {reply.confidence:.2f}{extra}[/]")
+
+
 export_app = typer.Typer(help="Export results for other tools.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 
