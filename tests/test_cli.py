@@ -139,3 +139,22 @@ def test_ask_answers_or_hands_off(home: Path) -> None:
     assert "deliver" in known.output.lower() and "confidence" in known.output
     odd = runner.invoke(app, ["ask", "what is the airspeed of an unladen swallow"])
     assert odd.exit_code == 0 and "handed to a person" in odd.output
+
+
+def test_plan_campaign_with_budget(home: Path, tmp_path: Path) -> None:
+    from storemind.datasets import simulate
+    from storemind.store import Store
+
+    store = Store(home / "store.duckdb")
+    simulate(store, n_users=400, n_items=40, n_days=40, seed=6, progress=False)
+    store.close()
+    assert runner.invoke(app, ["train", "marketing"]).exit_code == 0
+    out = tmp_path / "plan.csv"
+    result = runner.invoke(app, ["plan", "--budget", "50", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    import pandas as pd
+
+    plan = pd.read_csv(out)
+    assert plan.cost.sum() <= 50 + 1e-9
+    assert set(plan.group) <= {"treatment", "holdout"} and "holdout" in set(plan.group)
+    assert runner.invoke(app, ["plan"]).exit_code == 2

@@ -444,6 +444,72 @@ def ask(
     console.print(f"[dim]confidence {reply.confidence:.2f}{extra}[/]")
 
 
+plan_app = typer.Typer(help="Plans: a budgeted campaign (plan --budget N) or a reorder plan "
+                       "(plan reorder).")
+app.add_typer(plan_app, name="plan")
+
+
+def _write_plan(frame: Any, out: Path | None, title: str) -> None:
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(out, index=False)
+        console.print(f"wrote {len(frame):,} rows to {out}")
+        return
+    table = Table(*[str(c) for c in frame.columns], title=title)
+    for row in frame.head(30).itertuples(index=False):
+        table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
+    console.print(table)
+    if len(frame) > 30:
+        console.print(f"... {len(frame) - 30:,} more rows (use --out plan.csv)")
+
+
+@plan_app.callback(invoke_without_command=True)
+@_friendly
+def plan_campaign(
+    ctx: typer.Context,
+    budget: Annotated[float | None, typer.Option(help="Campaign budget.")] = None,
+    holdout: Annotated[float, typer.Option(help="Share kept as a random holdout.")] = 0.1,
+    method: Annotated[str, typer.Option(help="greedy or lp.")] = "greedy",
+    out: Annotated[Path | None, typer.Option(help="Write the plan as CSV.")] = None,
+    home: HomeOpt = None,
+) -> None:
+    """Who gets which offer to maximise expected incremental profit within --budget."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if budget is None:
+        raise _fail("give --budget N for a campaign plan, or use `storemind plan reorder`", 2)
+    from storemind.marketing.pipeline import plan
+    from storemind.registry import Registry
+
+    settings = _settings(home)
+    store = _store_or_snapshot(settings, None)
+    try:
+        frame = plan(store, Registry(settings.models_path), settings, budget=budget,
+                     holdout=holdout, method=method)
+    finally:
+        store.close()
+    _write_plan(frame, out, "campaign plan")
+
+
+@plan_app.command("reorder")
+@_friendly
+def plan_reorder(
+    out: Annotated[Path | None, typer.Option(help="Write the plan as CSV.")] = None,
+    home: HomeOpt = None,
+) -> None:
+    """What to order today, how much and why."""
+    from storemind.operations.pipeline import reorder_plan
+    from storemind.registry import Registry
+
+    settings = _settings(home)
+    store = _store_or_snapshot(settings, None)
+    try:
+        frame = reorder_plan(store, Registry(settings.models_path), settings, only_orders=True)
+    finally:
+        store.close()
+    _write_plan(frame, out, "reorder plan")
+
+
 export_app = typer.Typer(help="Export results for other tools.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 
