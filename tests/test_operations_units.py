@@ -1,0 +1,114 @@
+"""Unit tests of operations: grid, seasonal naive, policy, replay, monitoring, forecaster."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from storemind.errors import DataError
+from storemind.operations import (
+    DemandForecaster,
+    forecast_alerts,
+    order_alerts,
+    reorder_policy,
+    replay_policy,
+)
+from storemind.operations._base import seasonal_naive
+from storemind.operations._grid import check_demand_frame, to_grid
+
+
+def test_grid_fills_gaps_with_zero_after_start_and_nan_before():
+    f = pd.DataFrame({"series_id": ["a", "a", "b"], "ts": ["2024-01-01", "2024-01-04",
+                                                        "2024-01-03"], "y": [1.0, 2.0, 5.0]})
+    g = to_grid(check_demand_frame(f), "D")
+    assert list(g.ids) == ["a", "b"]
+    np.testing.assert_array_equal(g.Y[0], [1, 0, 0, 2])
+    assert np.isnan(g.Y[1, :2]).all() and list(g.Y[1, 2:]) == [5, 0]
+
+
+def test_bad_frames_say_what_is_wrong():
+    with pytest.raises(DataError, match="missing"):
+        check_demand_frame(pd.DataFrame({"series_id": ["a"], "y": [1]}))
+    dup = pd.DataFrame({"series_id": ["a", "a"], "ts": ["2024-01-01"] * 2, "y": [1, 2]})
+    with pytest.raises(DataError, match="more than one row"):
+        check_demand_frame(dup)
+
+
+def test_seasonal_naive_repeats_last_season_and_means_short_series():
+    Y = np.array([[1, 2, 3, 4, 5, 6, 7, 8, 9], [np.nan] * 7 + [2, 4]])
+    P = seasonal_naive(Y, 4, 3)
+    np.testing.assert_array_equal(P[0], [7, 8, 9, 7])
+    np.testing.assert_array_equal(P[1], [3, 3, 3, 3])
+
+
+def _policy_frame(mean: float, cls: str, n_steps: int = 14) -> pd.DataFrame:
+    return pd.DataFrame({"series_id": "a", "step": np.arange(1, n_steps + 1), "yhat": mean,
+                         "lower": max(mean - 2, 0), "upper": mean + 2, "demand_class": cls})
+
+
+def test_policy_normal_matches_closed_form():
+    pol = reorder_policy(_policy_frame(10.0, "smooth"), lead_time=5.0, review_period=7,
+                         service_level=0.95, level=0.9).iloc[0]
+    sd_day = 4 / (2 * 1.6448536)
+    assert pol.method == "normal"
+    assert pol.reorder_point == np.ceil(50 + 1.6448536 * sd_day * np.sqrt(5))
+    assert pol.order_up_to == np.ceil(120 + 1.6448536 * sd_day * np.sqrt(12))
+
+
+def test_policy_slow_items_use_poisson_quantile():
+    from scipy import stats
+
+    pol = reorder_policy(_policy_frame(0.2, "intermittent"), lead_time=10.0,
+                         review_period=7, service_level=0.95).iloc[0]
+    assert pol.method == "poisson"
+    assert pol.reorder_point == stats.poisson.ppf(0.95, 2.0)
+    assert pol.order_up_to == stats.poisson.ppf(0.95, 3.4)
+
+
+def test_replay_known_answer():
+    D = np.array([[2.0, 2, 2, 2, 2, 2]])
+    r = replay_policy(D, np.array([2.0]), lead_time=np.array([1]), order_quantity=np.array([4.0]),
+                      start_on_hand=np.array([4.0]))
+    # day0 sell 2 (2 left, order 4 -> day1); day1 +4 sell 2 (4); day2 sell 2 (2, order -> day3)
+    assert r["fill_rate"] == 1.0 and r["orders"] == 3.0
+    r = replay_policy(D, np.array([0.0]), lead_time=np.array([2]), order_quantity=np.array([1.0]),
+                      start_on_hand=np.array([3.0]))
+    assert r["fill_rate"] == pytest.approx(5 / 12)
+
+
+def test_order_alerts_stuck_and_unusual():
+    ts = pd.date_range("2024-01-01", periods=10, freq="D")
+    orders = pd.DataFrame({"order_id": [f"o{i}" for i in range(10)], "user_id": "u",
+                           "ts": ts, "status": ["delivered"] * 8 + ["pending", "delivered"],
+                           "total": [10.0] * 9 + [500.0]})
+    lines = pd.DataFrame({"order_id": orders.order_id, "item_id": "i",
+                          "quantity": [1.0] * 9 + [40.0]})
+    a = order_alerts(orders, lines, now=ts[-1] + pd.Timedelta(hours=30))
+    kinds = set(a.kind)
+    assert kinds == {"stuck", "unusual_amount", "unusual_quantity"}
+    stuck = a[a.kind == "stuck"].iloc[0]
+    assert stuck.order_id == "o8" and "pending" in stuck.reason
+
+
+def test_forecast_alerts_flag_far_outside_interval_only():
+    fc = pd.DataFrame({"series_id": ["a", "b"], "ts": pd.Timestamp("2024-01-01"),
+                       "yhat": 2.0, "lower": 1.0, "upper": 4.0})
+    act = pd.DataFrame({"series_id": ["a", "b"], "ts": pd.Timestamp("2024-01-01"),
+                        "y": [20.0, 5.0]})
+    a = forecast_alerts(act, fc)
+    assert list(a.item_id) == ["a"] and a.kind.iloc[0] == "demand_above_forecast"
+
+
+def test_forecaster_picks_a_model_and_intervals_cover():
+    rng = np.random.default_rng(1)
+    days = pd.date_range("2024-01-01", periods=84, freq="D")
+    frames = [pd.DataFrame({"series_id": f"s{k}", "ts": days,
+                            "y": rng.poisson(5 + 5 * (days.dayofweek == 5)).astype(float)})
+              for k in range(30)]
+    f = DemandForecaster(horizon=7, models=("seasonal_naive", "croston"), n_windows=2,
+                         random_state=0).fit(pd.concat(frames))
+    out = f.forecast()
+    assert len(out) == 30 * 7 and (out.lower <= out.yhat).all() and (out.yhat <= out.upper).all()
+    assert f.choice_["smooth"]  # something was chosen for the smooth class
+    sat = out[out.ts.dt.dayofweek == 5].yhat.mean()
+    assert sat > out[out.ts.dt.dayofweek != 5].yhat.mean() + 2  # weekly season kept
