@@ -1,4 +1,5 @@
-"""Ingestion: validation, quarantine, idempotency, formats, mappings, and every row accounted for."""
+"""Ingestion: validation, quarantine, idempotency, formats, mappings; every row accounted for."""
+
 from __future__ import annotations
 
 import gzip
@@ -64,8 +65,15 @@ def test_bad_row_quarantined_with_line_column_reason(
 
 
 def test_negative_quantity_rejected_where_not_allowed(store: Store) -> None:
-    lines = pd.DataFrame({"order_id": ["o1", "o1"], "line_no": [0, 1], "item_id": ["a", "b"],
-                          "quantity": [2, -1], "unit_price": [1.0, 1.0]})
+    lines = pd.DataFrame(
+        {
+            "order_id": ["o1", "o1"],
+            "line_no": [0, 1],
+            "item_id": ["a", "b"],
+            "quantity": [2, -1],
+            "unit_price": [1.0, 1.0],
+        }
+    )
     report = store.ingest("order_items", lines)
     assert (report.stored, report.quarantined) == (1, 1)
     assert "negative value in column quantity" in report.reasons
@@ -89,10 +97,15 @@ def test_reingesting_bad_file_does_not_duplicate_quarantine(store: Store, tmp_pa
 
 
 def test_jsonl_parquet_and_frames_give_the_same_rows(store: Store, tmp_path: Path) -> None:
-    frame = pd.DataFrame({
-        "event_id": ["a", "b"], "user_id": ["u", "v"], "item_id": ["i", "j"],
-        "event_type": ["view", "cart"], "ts": pd.to_datetime(["2024-01-01", "2024-01-02"]),
-    })
+    frame = pd.DataFrame(
+        {
+            "event_id": ["a", "b"],
+            "user_id": ["u", "v"],
+            "item_id": ["i", "j"],
+            "event_type": ["view", "cart"],
+            "ts": pd.to_datetime(["2024-01-01", "2024-01-02"]),
+        }
+    )
     pq = tmp_path / "ev.parquet"
     frame.to_parquet(pq)
     js = tmp_path / "ev.jsonl.gz"
@@ -143,8 +156,9 @@ def test_unreadable_file_is_a_clear_error(store: Store, tmp_path: Path) -> None:
 
 
 def test_event_id_derived_from_content_when_absent(store: Store) -> None:
-    frame = pd.DataFrame({"user_id": ["u"], "item_id": ["i"], "event_type": ["view"],
-                          "ts": ["2024-01-01 00:00:00"]})
+    frame = pd.DataFrame(
+        {"user_id": ["u"], "item_id": ["i"], "event_type": ["view"], "ts": ["2024-01-01 00:00:00"]}
+    )
     assert store.ingest("events", frame).stored == 1
     assert store.ingest("events", frame).duplicates == 1
     assert len(store.frame("events").event_id.iloc[0]) == 32
@@ -166,11 +180,25 @@ CELL = st.one_of(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rows=st.lists(st.fixed_dictionaries({
-    "event_id": CELL, "user_id": CELL, "item_id": CELL, "event_type": CELL, "value": CELL,
-    "ts": CELL,
-}), min_size=1, max_size=30))
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(
+        st.fixed_dictionaries(
+            {
+                "event_id": CELL,
+                "user_id": CELL,
+                "item_id": CELL,
+                "event_type": CELL,
+                "value": CELL,
+                "ts": CELL,
+            }
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
 def test_random_frames_never_crash_and_every_row_is_accounted_for(tmp_path_factory, rows) -> None:
     store = Store(":memory:")
     try:
@@ -204,8 +232,15 @@ def test_random_bytes_as_csv_never_crash(tmp_path_factory, blob: bytes) -> None:
 def test_defaults_fill_absent_or_blank_columns_and_ignored_columns_are_reported(
     store: Store,
 ) -> None:
-    frame = pd.DataFrame({"user_id": ["u", "v"], "item_id": ["i", "j"], "event_type": [None, "cart"],
-                          "ts": ["2024-01-01", "2024-01-02"], "colour": ["red", "blue"]})
+    frame = pd.DataFrame(
+        {
+            "user_id": ["u", "v"],
+            "item_id": ["i", "j"],
+            "event_type": [None, "cart"],
+            "ts": ["2024-01-01", "2024-01-02"],
+            "colour": ["red", "blue"],
+        }
+    )
     report = store.ingest("events", frame, defaults={"event_type": "purchase"})
     assert report.stored == 2
     assert report.ignored_columns == ["colour"]
@@ -222,8 +257,16 @@ def test_concurrent_appends_and_reads_from_threads(store: Store) -> None:
     def writer(t: int) -> None:
         try:
             for i in range(15):
-                rows = [{"event_id": f"t{t}-{i}-{j}", "user_id": f"u{j}", "item_id": "i",
-                         "event_type": "view", "ts": "2024-01-01"} for j in range(5)]
+                rows = [
+                    {
+                        "event_id": f"t{t}-{i}-{j}",
+                        "user_id": f"u{j}",
+                        "item_id": "i",
+                        "event_type": "view",
+                        "ts": "2024-01-01",
+                    }
+                    for j in range(5)
+                ]
                 assert store.append("events", rows).stored == 5
                 store.execute(store.table("events").count())
         except BaseException as exc:  # reported below
