@@ -279,3 +279,21 @@ def test_concurrent_appends_and_reads_from_threads(store: Store) -> None:
         t.join()
     assert not errors, errors[:1]
     assert store.count("events") == 4 * 15 * 5
+
+
+def test_dialect_sniffed_from_the_head_reads_the_whole_file(store: Store, tmp_path: Path) -> None:
+    # semicolons, a quoted field holding the delimiter and a newline, gzip, and a bad line far
+    # beyond the first MiB the dialect is sniffed from: every row read with its true line
+    rows = ["event_id;user_id;item_id;event_type;value;ts"]
+    rows += [f"e{i};u{i % 7};i{i % 13};view;{i % 5};2024-01-01 10:00:00" for i in range(60_000)]
+    rows.append("bad;u1;i1;view;not-a-number;2024-01-02")
+    rows.append('q1;"u;x";"i\nline";cart;1;2024-01-02')
+    path = tmp_path / "ev.csv.gz"
+    path.write_bytes(gzip.compress(("\n".join(rows) + "\n").encode()))
+    assert path.stat().st_size < (1 << 20) < len("\n".join(rows))
+    report = store.ingest("events", path)
+    assert (report.read, report.stored, report.quarantined) == (60_002, 60_001, 1)
+    q = store.execute(store.table("events").filter(lambda t: t.event_id == "q1")).iloc[0]
+    assert (q.user_id, q.item_id) == ("u;x", "i\nline")
+    bad = store.frame("quarantine").iloc[0]
+    assert bad.line == 60_002 and bad.column_name == "value"

@@ -26,6 +26,8 @@ __all__ = ["IngestReport", "ingest_source", "FORMATS"]
 
 FORMATS = ("csv", "parquet", "jsonl")
 _JSONL_CHUNK = 200_000
+_SNIFF_BYTES = 1 << 20
+_DQ = '"'
 
 
 @dataclass
@@ -126,16 +128,77 @@ class _Stager:
     def file(self, path: Path, fmt: str, delimiter: str | None) -> None:
         p = _lit(str(path))
         if fmt == "csv":
-            opts = "all_varchar=true, header=true, store_rejects=true"
-            if delimiter:
-                opts += f", delim={_lit(delimiter)}"
-            elif path.name.lower().removesuffix(".gz").endswith(".tsv"):
-                opts += ", delim='\t'"
-            self._create(f"SELECT * FROM read_csv({p}, {opts})")
+            if not delimiter and path.name.lower().removesuffix(".gz").endswith(".tsv"):
+                delimiter = "\t"
+            opts = self._csv_dialect(path, delimiter)
+            if opts is None:  # let the engine sniff the whole file (and say what is wrong)
+                opts = "all_varchar=true, header=true"
+                if delimiter:
+                    opts += f", delim={_lit(delimiter)}"
+            self._create(f"SELECT * FROM read_csv({p}, {opts}, store_rejects=true)")
         elif fmt == "parquet":
             self._create(f"SELECT * FROM read_parquet({p})")
         else:
             self._jsonl(path)
+
+    def _csv_dialect(self, path: Path, delimiter: str | None) -> str | None:
+        """read_csv options fixing the dialect and the columns (all text), sniffed once from the
+        file's first MiB: without them every bind of the staging view sniffs the file again,
+        which on a gzip file costs as much as a fifth of the whole read. None when the head
+        cannot be sniffed (the engine then sniffs the file itself)."""
+        import gzip
+        import tempfile
+
+        name = path.name.lower()
+        if name.rsplit(".", 1)[-1] in ("zst", "zstd", "bz2", "xz"):
+            return None
+        try:
+            opener = gzip.open if name.endswith(".gz") else open
+            with opener(path, "rb") as fh:
+                head = fh.read(_SNIFF_BYTES + 1)
+        except (OSError, EOFError):
+            return None
+        if len(head) > _SNIFF_BYTES:  # whole lines only
+            head = head[: head.rfind(b"\n") + 1]
+        if not head.strip():
+            return None
+        with tempfile.TemporaryDirectory(prefix="storemind-sniff-") as tmp:
+            sample = Path(tmp) / "head.csv"
+            sample.write_bytes(head)
+            # ignore_errors: a malformed line in the head must not derail the dialect (the
+            # full read rejects it into the quarantine, with its line)
+            args = "all_varchar=true, header=true, ignore_errors=true"
+            if delimiter:
+                args += f", delim={_lit(delimiter)}"
+            try:
+                row = self.con.execute(
+                    "SELECT Delimiter, Quote, Escape, NewLineDelimiter, Comment, SkipRows, "
+                    f"Columns FROM sniff_csv({_lit(str(sample))}, {args})"
+                ).fetchone()
+            except duckdb.Error:
+                return None
+        if row is None:
+            return None
+        delim, quote, escape, newline, comment, skip, columns = row
+
+        def plain(v: str) -> str:
+            return "" if v == "(empty)" else v
+
+        names = [c["name"] for c in columns]
+        if not names or len(set(names)) != len(names):
+            return None
+        cols = "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in names) + "}"
+        opts = (
+            f"columns={cols}, header=true, auto_detect=false, delim={_lit(delimiter or delim)}, "
+            # a head with no quoted field tells nothing of quoting: assume RFC 4180's '"'
+            f"quote={_lit(plain(quote) or _DQ)}, escape={_lit(plain(escape) or _DQ)}, "
+            f"skip={int(skip or 0)}"
+        )
+        if plain(comment):
+            opts += f", comment={_lit(plain(comment))}"
+        if newline in ("\\n", "\\r", "\\r\\n"):
+            opts += f", new_line={_lit(newline)}"
+        return opts
 
     def frame(self, frame: pd.DataFrame) -> None:
         text = _frame_as_text(frame)
@@ -401,7 +464,11 @@ def _validate_and_store(
             for c in schema.columns
             if c.name != key
         )
-        final[key] = f"COALESCE(_sm_t{idx[key]}, md5(concat_ws('|', {content})))"
+        # hashed for good rows only: a quarantined row needs no key
+        final[key] = (
+            f"CASE WHEN _sm_reason IS NULL THEN "
+            f"COALESCE(_sm_t{idx[key]}, md5(concat_ws('|', {content}))) END"
+        )
     reason_sql = (
         "COALESCE(" + ", ".join(f"_sm_r{idx[n]}" for n in checked) + ", NULL)"
         if checked
@@ -447,10 +514,12 @@ def _validate_and_store(
         # source, are duplicates (an anti-join: cheaper than a primary-key index on ingest)
         match = " AND ".join(f"t.{_q(k)} = c.{_q(k)}" for k in schema.key)
         by = ", ".join(f"c.{_q(k)}" for k in schema.key)
+        stored_already = (
+            f"AND NOT EXISTS (SELECT 1 FROM {table} t WHERE {match}) " if before else ""
+        )
         con.execute(
             f"INSERT INTO {table} ({cols}) SELECT {', '.join(f'c.{_q(n)}' for n in schema.names)} "
-            f"FROM _checked c WHERE c._reason IS NULL AND NOT EXISTS "
-            f"(SELECT 1 FROM {table} t WHERE {match}) "
+            f"FROM _checked c WHERE c._reason IS NULL {stored_already}"
             f"QUALIFY row_number() OVER (PARTITION BY {by} ORDER BY c._line) = 1"
         )
         after = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
@@ -464,24 +533,45 @@ def _validate_and_store(
             "ELSE '' END"
         )
         # a row quarantined before (same table, source, line, reason) is not recorded twice
+        # a view, not a copy: the bad rows are read once, by the insert below
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _bad AS "
-            f"SELECT ?::VARCHAR AS t, ?::VARCHAR AS src, {lines} AS line, c._column AS col, "
-            f"{reason_text} AS reason, c._raw AS raw "
-            "FROM _checked c WHERE c._reason IS NOT NULL",
-            [schema.name, source_name],
+            "CREATE OR REPLACE TEMP VIEW _bad_rows AS "
+            f"SELECT {_lit(schema.name)} AS t, {_lit(source_name)} AS src, {lines} AS line, "
+            f"c._column AS col, {reason_text} AS reason, c._raw AS raw "
+            "FROM _checked c WHERE c._reason IS NOT NULL"
         )
-        for line, col, why, raw in stager.parse_rejects:
+        if stager.parse_rejects:
             con.execute(
-                "INSERT INTO _bad VALUES (?, ?, ?, ?, ?, ?)",
-                [schema.name, source_name, line, col, why, raw],
+                "CREATE OR REPLACE TEMP TABLE _bad_parse (t VARCHAR, src VARCHAR, line BIGINT, "
+                "col VARCHAR, reason VARCHAR, raw VARCHAR)"
             )
+            con.executemany(
+                "INSERT INTO _bad_parse VALUES (?, ?, ?, ?, ?, ?)",
+                [[schema.name, source_name, *rej] for rej in stager.parse_rejects],
+            )
+            con.execute(
+                "CREATE OR REPLACE TEMP VIEW _bad AS "
+                "SELECT * FROM _bad_rows UNION ALL SELECT * FROM _bad_parse"
+            )
+        else:
+            con.execute("CREATE OR REPLACE TEMP VIEW _bad AS SELECT * FROM _bad_rows")
+        seen = con.execute(
+            "SELECT 1 FROM quarantine WHERE table_name = ? AND source = ? LIMIT 1",
+            [schema.name, source_name],
+        ).fetchone()
         con.execute(
-            "INSERT INTO quarantine SELECT b.*, now()::TIMESTAMP FROM _bad b WHERE NOT EXISTS ("
-            "SELECT 1 FROM quarantine q WHERE q.table_name = b.t AND q.source = b.src "
-            "AND q.line IS NOT DISTINCT FROM b.line AND q.reason = b.reason)"
+            "INSERT INTO quarantine SELECT b.*, now()::TIMESTAMP FROM _bad b"
+            + (
+                " WHERE NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.table_name = b.t "
+                "AND q.source = b.src AND q.line IS NOT DISTINCT FROM b.line "
+                "AND q.reason = b.reason)"
+                if seen
+                else ""
+            )
         )
-        con.execute("DROP TABLE _bad")
+        con.execute("DROP VIEW _bad")
+        con.execute("DROP VIEW _bad_rows")
+        con.execute("DROP TABLE IF EXISTS _bad_parse")
         counted = con.execute(
             f"SELECT {reason_text}, count(*) FROM _checked c WHERE c._reason IS NOT NULL GROUP BY 1"
         ).fetchall()

@@ -60,7 +60,13 @@ class Store:
         if not read_only:
             for schema in [*TABLES.values(), QUARANTINE]:
                 self._con.execute(_ddl(schema))
-        self._ibis = ibis.duckdb.from_connection(self._con)
+        self._ibis_backend: Any = None  # made on first use: wrapping costs ~0.1 s
+
+    @property
+    def _ibis(self) -> Any:
+        if self._ibis_backend is None:
+            self._ibis_backend = ibis.duckdb.from_connection(self._con)
+        return self._ibis_backend
 
     @classmethod
     def open(cls, settings: Any = None, *, read_only: bool = False) -> Store:
