@@ -146,6 +146,7 @@ class Snapshot:
         self._y = y
         self._yty = y.T @ y
         self._als = type(model).__name__ == "ALS"
+        self._reg_eye: np.ndarray | None = None
 
     # -- live updates ------------------------------------------------------------------------
     def add_popularity(self, item_id: str, weight: float) -> None:
@@ -185,6 +186,47 @@ class Snapshot:
             return
         self.folded[user_id] = self.fold_vector(items, weights)
 
+    def fold_many(self, users: Mapping[str, LiveUser]) -> None:
+        """:meth:`fold` for several customers; for ALS, one stacked solve for all of them
+        (a batch of events touches many customers at once)."""
+        if self.factor_name is None or not users:
+            return
+        if not self._als:
+            for user_id, live in users.items():
+                self.fold(user_id, live)
+            return
+        ids, systems, rhs = [], [], []
+        for user_id, live in users.items():
+            items, weights, _ = self.user_history(user_id, live)
+            pos = weights > 0
+            if not pos.any():
+                continue
+            a, b = self._als_system(items[pos], weights[pos])
+            ids.append(user_id)
+            systems.append(a)
+            rhs.append(b)
+        if ids:
+            x = np.linalg.solve(np.stack(systems), np.stack(rhs)[..., None])[..., 0]
+            for user_id, vec in zip(ids, x.astype(np.float32), strict=True):
+                self.folded[user_id] = vec
+
+    def _als_system(self, items: np.ndarray, weights: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        # implicit's conjugate solve of (Y'Y + Y'(C - I)Y + reg I) x = Y'C p, p = 1 on the row
+        model = self.models[self.factor_name]
+        if len(items) > 1:
+            uniq, inv = np.unique(items, return_inverse=True)
+            w = np.bincount(inv, weights=weights).astype(np.float64)
+        else:
+            uniq, w = items, weights.astype(np.float64)
+        if getattr(model, "binary", False):
+            w[:] = 1.0
+        c = float(model.alpha) * w
+        y = self._y[uniq]
+        if self._reg_eye is None:
+            self._reg_eye = float(model.regularization) * np.eye(y.shape[1])
+        return self._yty + (y.T * (c - 1.0)) @ y + self._reg_eye, y.T @ c
+
     def fold_vector(self, items: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """Factors of a history (item indices with weights) with the item factors fixed."""
         model = self.models[self.factor_name]
@@ -197,15 +239,7 @@ class Snapshot:
                                 shape=(1, self.n_items), dtype=np.float32)
             row.sum_duplicates()
             return np.asarray(model.recalculate_user(row), dtype=np.float32).ravel()
-        # implicit's conjugate solve of (Y'Y + Y'(C - I)Y + reg I) x = Y'C p, p = 1 on the row
-        uniq, inv = np.unique(items, return_inverse=True)
-        w = np.bincount(inv, weights=weights).astype(np.float64)
-        if getattr(model, "binary", False):
-            w[:] = 1.0
-        c = float(model.alpha) * w
-        y = self._y[uniq]
-        a = self._yty + (y.T * (c - 1.0)) @ y + float(model.regularization) * np.eye(y.shape[1])
-        b = y.T @ c
+        a, b = self._als_system(items, weights)
         return np.linalg.solve(a, b).astype(np.float32)
 
     # -- reads -------------------------------------------------------------------------------
@@ -391,8 +425,7 @@ class RecommendService:
             for ev in events:
                 if ev.get("item_id") is not None:
                     snap.add_popularity(str(ev["item_id"]), self.live.event_weight(ev))
-            for user_id, user in changed.items():
-                snap.fold(user_id, user)
+            snap.fold_many(changed)
 
     # -- verbs -------------------------------------------------------------------------------
     def recommend(self, user_id: str, k: int = 10, *, exclude_seen: bool = True,

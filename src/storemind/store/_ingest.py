@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from storemind.errors import IngestError
+from storemind.store._keys import KeyFilter
 from storemind.store.schema import Column, TableSchema
 
 __all__ = ["IngestReport", "ingest_source", "FORMATS"]
@@ -42,6 +44,7 @@ class IngestReport:
     quarantined: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     ignored_columns: list[str] = field(default_factory=list)
+    new_keys: list[Any] | None = None  # keys of the rows stored, when asked for
 
     @property
     def ok(self) -> bool:
@@ -352,8 +355,14 @@ def ingest_source(
     source_name: str | None = None,
     delimiter: str | None = None,
     defaults: dict[str, str] | None = None,
+    key_filters: dict[str, KeyFilter] | None = None,
+    return_keys: bool = False,
 ) -> IngestReport:
-    """Stage, validate and store one source into ``schema``'s table; see the module docstring."""
+    """Stage, validate and store one source into ``schema``'s table; see the module docstring.
+
+    ``key_filters`` (table name -> :class:`KeyFilter`, kept by the caller between calls) spares
+    small appends the anti-join against the whole table; ``return_keys`` fills
+    ``report.new_keys`` with the keys of the rows this call stored."""
     if isinstance(source, pd.DataFrame):
         name = source_name or "<frame>"
         stager = _Stager(con, name, "frame")
@@ -373,7 +382,9 @@ def ingest_source(
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise IngestError(f"cannot read {path} as {kind}: {first}") from exc
     try:
-        return _validate_and_store(con, schema, stager, name, mapping or {}, defaults or {})
+        return _validate_and_store(
+            con, schema, stager, name, mapping or {}, defaults or {}, key_filters, return_keys
+        )
     finally:
         stager.cleanup()
 
@@ -385,6 +396,8 @@ def _validate_and_store(
     source_name: str,
     mapping: dict[str, str],
     defaults: dict[str, str],
+    key_filters: dict[str, KeyFilter] | None = None,
+    return_keys: bool = False,
 ) -> IngestReport:
     report = IngestReport(table=schema.name, source=source_name)
     staged = [r[0] for r in con.execute("DESCRIBE _stage").fetchall() if r[0] != "_line"]
@@ -502,79 +515,53 @@ def _validate_and_store(
     except duckdb.Error as exc:  # the engine failed reading the source: say so plainly
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise IngestError(f"cannot read {source_name} as {stager.kind}: {first}") from exc
-    n_staged = con.execute("SELECT count(*) FROM _checked").fetchone()[0]
+    n_staged, bad = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE _reason IS NOT NULL) FROM _checked"
+    ).fetchone()
     stager.collect_rejects()
     report.read = n_staged + len(stager.parse_rejects)
     cols = ", ".join(_q(c) for c in schema.names)
     table = _q(schema.name)
+    keys_c = ", ".join(f"c.{_q(k)}" for k in schema.key)
     con.execute("BEGIN TRANSACTION")
     try:
         before = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         # idempotent by key: rows whose key is stored already, or came earlier in this
-        # source, are duplicates (an anti-join: cheaper than a primary-key index on ingest)
+        # source, are duplicates (an anti-join: cheaper than a primary-key index on ingest;
+        # skipped when the key filter shows every key of the batch is new)
+        check_stored = bool(before)
+        batch_hashes = None
+        if key_filters is not None and before and n_staged > bad:
+            filt = key_filters.get(schema.name)
+            if filt is None or filt.rows != before:
+                filt = KeyFilter(_hashes(con, f"SELECT hash({', '.join(map(_q, schema.key))}) "
+                                              f"FROM {table}"), before)
+                key_filters[schema.name] = filt
+            batch_hashes = _hashes(
+                con, f"SELECT hash({keys_c}) FROM _checked c WHERE c._reason IS NULL"
+            )
+            check_stored = bool(filt.may_contain(batch_hashes).any())
         match = " AND ".join(f"t.{_q(k)} = c.{_q(k)}" for k in schema.key)
-        by = ", ".join(f"c.{_q(k)}" for k in schema.key)
         stored_already = (
-            f"AND NOT EXISTS (SELECT 1 FROM {table} t WHERE {match}) " if before else ""
+            f"AND NOT EXISTS (SELECT 1 FROM {table} t WHERE {match}) " if check_stored else ""
         )
-        con.execute(
+        returning = f" RETURNING {', '.join(map(_q, schema.key))}" if return_keys else ""
+        res = con.execute(
             f"INSERT INTO {table} ({cols}) SELECT {', '.join(f'c.{_q(n)}' for n in schema.names)} "
             f"FROM _checked c WHERE c._reason IS NULL {stored_already}"
-            f"QUALIFY row_number() OVER (PARTITION BY {by} ORDER BY c._line) = 1"
-        )
-        after = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-        bad = con.execute("SELECT count(*) FROM _checked WHERE _reason IS NOT NULL").fetchone()[0]
-        good = n_staged - bad
-        report.stored = after - before
-        report.duplicates = good - report.stored
-        lines = _line_numbers(stager)
-        reason_text = (
-            "c._reason || CASE WHEN c._column IS NOT NULL THEN ' in column ' || c._column "
-            "ELSE '' END"
-        )
-        # a row quarantined before (same table, source, line, reason) is not recorded twice
-        # a view, not a copy: the bad rows are read once, by the insert below
-        con.execute(
-            "CREATE OR REPLACE TEMP VIEW _bad_rows AS "
-            f"SELECT {_lit(schema.name)} AS t, {_lit(source_name)} AS src, {lines} AS line, "
-            f"c._column AS col, {reason_text} AS reason, c._raw AS raw "
-            "FROM _checked c WHERE c._reason IS NOT NULL"
-        )
-        if stager.parse_rejects:
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE _bad_parse (t VARCHAR, src VARCHAR, line BIGINT, "
-                "col VARCHAR, reason VARCHAR, raw VARCHAR)"
-            )
-            con.executemany(
-                "INSERT INTO _bad_parse VALUES (?, ?, ?, ?, ?, ?)",
-                [[schema.name, source_name, *rej] for rej in stager.parse_rejects],
-            )
-            con.execute(
-                "CREATE OR REPLACE TEMP VIEW _bad AS "
-                "SELECT * FROM _bad_rows UNION ALL SELECT * FROM _bad_parse"
-            )
-        else:
-            con.execute("CREATE OR REPLACE TEMP VIEW _bad AS SELECT * FROM _bad_rows")
-        seen = con.execute(
-            "SELECT 1 FROM quarantine WHERE table_name = ? AND source = ? LIMIT 1",
-            [schema.name, source_name],
-        ).fetchone()
-        con.execute(
-            "INSERT INTO quarantine SELECT b.*, now()::TIMESTAMP FROM _bad b"
-            + (
-                " WHERE NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.table_name = b.t "
-                "AND q.source = b.src AND q.line IS NOT DISTINCT FROM b.line "
-                "AND q.reason = b.reason)"
-                if seen
-                else ""
-            )
-        )
-        con.execute("DROP VIEW _bad")
-        con.execute("DROP VIEW _bad_rows")
-        con.execute("DROP TABLE IF EXISTS _bad_parse")
-        counted = con.execute(
-            f"SELECT {reason_text}, count(*) FROM _checked c WHERE c._reason IS NOT NULL GROUP BY 1"
+            f"QUALIFY row_number() OVER (PARTITION BY {keys_c} ORDER BY c._line) = 1{returning}"
         ).fetchall()
+        if return_keys:
+            report.new_keys = [r[0] if len(r) == 1 else tuple(r) for r in res]
+            report.stored = len(res)
+        else:
+            report.stored = int(res[0][0]) if res else 0
+        if key_filters is not None and batch_hashes is not None:
+            key_filters[schema.name].add(batch_hashes, report.stored)
+        report.duplicates = n_staged - bad - report.stored
+        counted: list[tuple[str, int]] = []
+        if bad or stager.parse_rejects:
+            counted = _quarantine(con, schema, stager, source_name)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
@@ -585,6 +572,65 @@ def _validate_and_store(
     report.reasons.update(why for _, _, why, _ in stager.parse_rejects)
     report.quarantined = bad + len(stager.parse_rejects)
     return report
+
+
+def _hashes(con: duckdb.DuckDBPyConnection, sql: str) -> np.ndarray:
+    out = con.execute(sql).fetchnumpy()
+    return np.asarray(next(iter(out.values())), dtype=np.uint64)
+
+
+def _quarantine(
+    con: duckdb.DuckDBPyConnection, schema: TableSchema, stager: _Stager, source_name: str
+) -> list[tuple[str, int]]:
+    """Record the bad rows of ``_checked`` and the parser's rejects; counts by reason."""
+    lines = _line_numbers(stager)
+    reason_text = (
+        "c._reason || CASE WHEN c._column IS NOT NULL THEN ' in column ' || c._column "
+        "ELSE '' END"
+    )
+    # a view, not a copy: the bad rows are read once, by the insert below
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW _bad_rows AS "
+        f"SELECT {_lit(schema.name)} AS t, {_lit(source_name)} AS src, {lines} AS line, "
+        f"c._column AS col, {reason_text} AS reason, c._raw AS raw "
+        "FROM _checked c WHERE c._reason IS NOT NULL"
+    )
+    if stager.parse_rejects:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _bad_parse (t VARCHAR, src VARCHAR, line BIGINT, "
+            "col VARCHAR, reason VARCHAR, raw VARCHAR)"
+        )
+        con.executemany(
+            "INSERT INTO _bad_parse VALUES (?, ?, ?, ?, ?, ?)",
+            [[schema.name, source_name, *rej] for rej in stager.parse_rejects],
+        )
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW _bad AS "
+            "SELECT * FROM _bad_rows UNION ALL SELECT * FROM _bad_parse"
+        )
+    else:
+        con.execute("CREATE OR REPLACE TEMP VIEW _bad AS SELECT * FROM _bad_rows")
+    # a row quarantined before (same table, source, line, reason) is not recorded twice
+    seen = con.execute(
+        "SELECT 1 FROM quarantine WHERE table_name = ? AND source = ? LIMIT 1",
+        [schema.name, source_name],
+    ).fetchone()
+    con.execute(
+        "INSERT INTO quarantine SELECT b.*, now()::TIMESTAMP FROM _bad b"
+        + (
+            " WHERE NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.table_name = b.t "
+            "AND q.source = b.src AND q.line IS NOT DISTINCT FROM b.line "
+            "AND q.reason = b.reason)"
+            if seen
+            else ""
+        )
+    )
+    con.execute("DROP VIEW _bad")
+    con.execute("DROP VIEW _bad_rows")
+    con.execute("DROP TABLE IF EXISTS _bad_parse")
+    return con.execute(
+        f"SELECT {reason_text}, count(*) FROM _checked c WHERE c._reason IS NOT NULL GROUP BY 1"
+    ).fetchall()
 
 
 def _line_numbers(stager: _Stager) -> str:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from storemind.errors import NotFoundError, StoreLockedError  # noqa: F401
 from storemind.store._ingest import IngestReport, ingest_source
+from storemind.store._keys import KeyFilter
 from storemind.store.schema import QUARANTINE, TABLES, TableSchema, table_schema
 
 __all__ = ["Store"]
@@ -57,6 +58,7 @@ class Store:
                 "running server for a snapshot)"
             ) from None
         self._lock = threading.RLock()
+        self._key_filters: dict[str, KeyFilter] = {}
         if not read_only:
             for schema in [*TABLES.values(), QUARANTINE]:
                 self._con.execute(_ddl(schema))
@@ -167,8 +169,27 @@ class Store:
         constant (e.g. ``{"event_type": "purchase"}``). Raises :class:`IngestError`
         when the source cannot be read at all or lacks a required column.
         """
+        return self._ingest(table, source, mapping=mapping, fmt=fmt, source_name=source_name,
+                            delimiter=delimiter, defaults=defaults, progress=progress)
+
+    def _ingest(
+        self,
+        table: str,
+        source: str | Path | pd.DataFrame,
+        *,
+        mapping: Mapping[str, str] | None = None,
+        fmt: str | None = None,
+        source_name: str | None = None,
+        delimiter: str | None = None,
+        defaults: Mapping[str, Any] | None = None,
+        progress: bool = False,
+        filtered: bool = False,
+        return_keys: bool = False,
+    ) -> IngestReport:
         schema = table_schema(table)
         with self._lock:
+            if not filtered:  # a bulk write: the key filter rebuilds when next needed
+                self._key_filters.pop(table, None)
             if progress:  # the engine's own progress bar, on the terminal, for long reads
                 self._con.execute("SET enable_progress_bar = true")
                 self._con.execute("SET enable_progress_bar_print = true")
@@ -182,19 +203,31 @@ class Store:
                     source_name=source_name,
                     delimiter=delimiter,
                     defaults={k: str(v) for k, v in (defaults or {}).items()},
+                    key_filters=self._key_filters if filtered else None,
+                    return_keys=return_keys,
                 )
             finally:
                 if progress:
                     self._con.execute("SET enable_progress_bar = false")
 
     def append(
-        self, table: str, rows: pd.DataFrame | list[dict[str, Any]], source_name: str = "<api>"
+        self,
+        table: str,
+        rows: pd.DataFrame | list[dict[str, Any]],
+        source_name: str = "<api>",
+        *,
+        return_keys: bool = False,
     ) -> IngestReport:
-        """Ingest in-memory rows (a frame or a list of dicts) with the same validation."""
+        """Ingest in-memory rows (a frame or a list of dicts) with the same validation.
+
+        Meant for small, frequent writes (live events): a filter of the stored keys' hashes
+        spares each call a scan of the whole table. ``return_keys`` lists the keys of the rows
+        this call stored in ``report.new_keys``."""
         frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
         if frame.empty:
-            return IngestReport(table=table, source=source_name)
-        return self.ingest(table, frame, source_name=source_name)
+            return IngestReport(table=table, source=source_name, new_keys=[])
+        return self._ingest(table, frame, source_name=source_name, filtered=True,
+                            return_keys=return_keys)
 
     def snapshot(self, folder: str | Path) -> Path:
         """Write every canonical table to ``folder/<table>.parquet`` (consistent: one read
@@ -240,6 +273,7 @@ class Store:
         if table != "quarantine":
             table_schema(table)
         with self._lock:
+            self._key_filters.pop(table, None)
             self._con.execute(f'DELETE FROM "{table}"')
 
     def close(self) -> None:
