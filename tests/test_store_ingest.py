@@ -297,3 +297,24 @@ def test_dialect_sniffed_from_the_head_reads_the_whole_file(store: Store, tmp_pa
     assert (q.user_id, q.item_id) == ("u;x", "i\nline")
     bad = store.frame("quarantine").iloc[0]
     assert bad.line == 60_002 and bad.column_name == "value"
+
+
+def test_appends_stay_idempotent_through_the_key_filter(store: Store, monkeypatch) -> None:
+    import storemind.store._keys as keys
+
+    monkeypatch.setattr(keys, "_MERGE_AT", 3)  # merge the recent hashes into the base often
+
+    def ev(i: int) -> dict:
+        return {"event_id": f"k{i}", "user_id": "u", "item_id": "i", "event_type": "view",
+                "ts": "2024-01-01"}
+
+    store.ingest("events", pd.DataFrame([ev(i) for i in range(5)]))  # a bulk write first
+    for n in range(5, 40, 5):
+        rep = store.append("events", [ev(i) for i in range(n - 2, n + 5)], return_keys=True)
+        # two keys of each batch were stored by the previous one
+        assert (rep.stored, rep.duplicates) == (5, 2)
+        assert sorted(rep.new_keys) == sorted(f"k{i}" for i in range(n, n + 5))
+    assert store.count("events") == 40
+    store.ingest("events", pd.DataFrame([ev(i) for i in range(40, 45)]))  # bulk again
+    rep = store.append("events", [ev(0), ev(44), ev(45)])
+    assert (rep.stored, rep.duplicates) == (1, 2) and store.count("events") == 46

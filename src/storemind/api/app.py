@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+import threading
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -64,6 +65,13 @@ def _include_capabilities(app: FastAPI, names: Iterable[str]) -> dict[str, str]:
     return status
 
 
+def _quietly(fn: Any, *args: Any) -> None:
+    try:
+        fn(*args)
+    except Exception as exc:  # an optimisation only: appends build it themselves if needed
+        log.warning("could not prepare %s: %s", getattr(fn, "__name__", fn), exc)
+
+
 def _openapi(app: FastAPI) -> dict[str, Any]:
     """OpenAPI with the event models and the API-key scheme on every write."""
     if app.openapi_schema:
@@ -119,6 +127,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        prepare = getattr(store, "prepare_appends", None)
+        if prepare is not None:  # the live-write key filter, built off the request path
+            threading.Thread(target=_quietly, args=(prepare, "events"), daemon=True,
+                             name="storemind-prepare-appends").start()
         yield
         if owned:
             store.close()

@@ -21,6 +21,7 @@ swap to a new version is atomic for it.
 """
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -145,6 +146,7 @@ class Snapshot:
         y = np.asarray(model.item_factors_, dtype=np.float64)
         self._y = y
         self._yty = y.T @ y
+        self._y32 = y.astype(np.float32)  # batched fold-ins: products in float32, solve in 64
         self._als = type(model).__name__ == "ALS"
         self._reg_eye: np.ndarray | None = None
 
@@ -195,20 +197,44 @@ class Snapshot:
             for user_id, live in users.items():
                 self.fold(user_id, live)
             return
-        ids, systems, rhs = [], [], []
+        model = self.models[self.factor_name]
+        ids, rows = [], []
         for user_id, live in users.items():
-            items, weights, _ = self.user_history(user_id, live)
+            items, weights, is_live = self.user_history(user_id, live)
             pos = weights > 0
             if not pos.any():
                 continue
-            a, b = self._als_system(items[pos], weights[pos])
+            items, weights = items[pos], weights[pos].astype(np.float64)
+            if is_live.any() and len(items) > 1:  # training rows hold each item once already
+                items, inv = np.unique(items, return_inverse=True)
+                weights = np.bincount(inv, weights=weights)
             ids.append(user_id)
-            systems.append(a)
-            rhs.append(b)
-        if ids:
-            x = np.linalg.solve(np.stack(systems), np.stack(rhs)[..., None])[..., 0]
-            for user_id, vec in zip(ids, x.astype(np.float32), strict=True):
-                self.folded[user_id] = vec
+            rows.append((items, weights))
+        if not ids:
+            return
+        if self._reg_eye is None:
+            self._reg_eye = float(model.regularization) * np.eye(self._y.shape[1])
+        binary, alpha = getattr(model, "binary", False), float(model.alpha)
+        # customers of similar history length solved together: each group's histories are
+        # padded to one length and its systems built by one batched matrix product
+        order = sorted(range(len(ids)), key=lambda r: len(rows[r][0]))
+        for start in range(0, len(order), 64):
+            group = order[start:start + 64]
+            width = len(rows[group[-1]][0])
+            idx = np.zeros((len(group), width), np.int64)
+            conf = np.zeros((len(group), width))
+            for g, r in enumerate(group):
+                items, weights = rows[r]
+                idx[g, :len(items)] = items
+                conf[g, :len(items)] = alpha * (1.0 if binary else weights)
+            mask = conf > 0
+            yp = self._y32[idx]  # (group, width, factors); padding rows are weighted 0
+            d = np.where(mask, conf - 1.0, 0.0).astype(np.float32)
+            a = self._yty + self._reg_eye + np.matmul(yp.transpose(0, 2, 1) * d[:, None, :], yp)
+            b = np.einsum("gwk,gw->gk", yp, conf.astype(np.float32))
+            x = np.linalg.solve(a, b[..., None])[..., 0].astype(np.float32)
+            for g, r in enumerate(group):
+                self.folded[ids[r]] = x[g]
 
     def _als_system(self, items: np.ndarray, weights: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray]:
@@ -400,6 +426,7 @@ class RecommendService:
         self._snap = snap
         self._cache.clear()
         self.swaps += 1
+        _settle_heap()
 
     def _load_in_background(self, version: str) -> None:
         try:
@@ -776,3 +803,13 @@ def _history_scores(snap: Snapshot, models: Mapping[str, Any], items: np.ndarray
         pos = weights > 0
         out.update(history_scores(rest, items[pos], weights[pos]))
     return {n: np.array(s, dtype=np.float32) for n, s in out.items()}
+
+
+def _settle_heap() -> None:
+    """Collect what the last model left behind, then move every object alive now (the new
+    model's hundreds of thousands) out of the garbage collector's sight: otherwise each full
+    collection walks them all, a ~0.2 s pause in the middle of serving at 5M events (found by
+    benchmarks/serving.py as a p99 spike). Once per model swap, not per request."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()

