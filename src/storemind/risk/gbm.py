@@ -25,14 +25,21 @@ class FraudGBM(Estimator):
     n_estimators : int
         Most boosting rounds (early stopping on the validation split picks fewer).
     learning_rate, num_leaves, min_child_samples, colsample : LightGBM settings.
-    pos_weight : float or "balanced" or "sqrt"
+    pos_weight : float or "balanced" or "sqrt" or "auto"
         Weight of a fraud row against a legitimate one: ``"balanced"`` = negatives/positives,
-        ``"sqrt"`` its square root. Calibration afterwards restores true probabilities.
+        ``"sqrt"`` its square root; ``"auto"`` (with ``cv_folds``) tries 1 and the square root
+        and keeps the one with the better out-of-fold average precision. Calibration
+        afterwards restores true probabilities.
     valid_fraction : float
-        Share of rows (stratified) held out for early stopping and calibration.
+        With ``cv_folds`` <= 1: the share of rows (stratified) held out for early stopping
+        and calibration.
     refit : bool
         After early stopping and calibration, refit on every row with the chosen number of
         rounds (scaled up for the extra data), keeping the calibration.
+    cv_folds : int
+        When above 1, the rounds are chosen by stratified k-fold early stopping and the
+        calibration fitted on the out-of-fold margins (instead of one ``valid_fraction``
+        holdout), then one model is fitted on every row.
     n_jobs : int
         LightGBM threads.
     random_state : int, optional
@@ -40,8 +47,9 @@ class FraudGBM(Estimator):
 
     def __init__(self, n_estimators: int = 500, learning_rate: float = 0.05,
                  num_leaves: int = 15, min_child_samples: int = 10, colsample: float = 0.8,
-                 pos_weight: float | str = "sqrt", valid_fraction: float = 0.25,
-                 refit: bool = True, n_jobs: int = 1, random_state: int | None = 0):
+                 pos_weight: float | str = "auto", valid_fraction: float = 0.25,
+                 refit: bool = True, cv_folds: int = 5, n_jobs: int = 1,
+                 random_state: int | None = 0):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -50,6 +58,7 @@ class FraudGBM(Estimator):
         self.pos_weight = pos_weight
         self.valid_fraction = valid_fraction
         self.refit = refit
+        self.cv_folds = cv_folds
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -97,17 +106,18 @@ class FraudGBM(Estimator):
         raw = self._get_booster().predict(A, raw_score=True, num_threads=self.n_jobs)
         return _sigmoid(a * raw + b)
 
-    def _weight(self, y: np.ndarray) -> float:
+    def _weight(self, y: np.ndarray, pos_weight: float | str | None = None) -> float:
+        pos_weight = self.pos_weight if pos_weight is None else pos_weight
         pos, neg = float(y.sum()), float(len(y) - y.sum())
-        if self.pos_weight == "balanced":
+        if pos_weight == "balanced":
             return neg / max(pos, 1.0)
-        if self.pos_weight == "sqrt":
+        if pos_weight in ("sqrt", "auto"):  # "auto" without cv_folds: the square root
             return float(np.sqrt(neg / max(pos, 1.0)))
         try:
-            w = float(self.pos_weight)
+            w = float(pos_weight)
         except (TypeError, ValueError):
-            raise DataError(f"pos_weight must be a number, 'balanced' or 'sqrt'; "
-                            f"got {self.pos_weight!r}") from None
+            raise DataError(f"pos_weight must be a number, 'balanced', 'sqrt' or 'auto'; "
+                            f"got {pos_weight!r}") from None
         if w <= 0:
             raise DataError(f"pos_weight must be positive; got {w}")
         return w
@@ -149,6 +159,8 @@ class FraudGBM(Estimator):
                   "deterministic": True, "num_threads": self.n_jobs, "verbose": -1,
                   "min_data_per_group": 20, "cat_smooth": 10}
         cat = [i for i, c in enumerate(self.features_) if c in self.categories_]
+        if self.cv_folds and self.cv_folds > 1:
+            return self._fit_cv(A, yy, params, cat, rng)
         train = lgb.Dataset(A[~valid], yy[~valid], weight=w[~valid], categorical_feature=cat,
                             feature_name=self.features_, free_raw_data=False)
         val = lgb.Dataset(A[valid], yy[valid], weight=w[valid], reference=train,
@@ -170,6 +182,60 @@ class FraudGBM(Estimator):
             rounds = max(1, int(round(self.best_iteration_ / (1 - self.valid_fraction))))
             self.model_text_ = lgb.train(params, full, num_boost_round=rounds).model_to_string()
             self._booster = lgb.Booster(model_str=self.model_text_)
+        gain = self._booster.feature_importance("gain")
+        self.importance_ = gain / max(gain.sum(), 1e-12)
+        return self
+
+    def _fit_cv(self, A: np.ndarray, yy: np.ndarray, params: dict[str, Any], cat: list[int],
+                rng: np.random.Generator) -> FraudGBM:
+        """Rounds chosen by stratified k-fold early stopping (every row validates once, which
+        is steadier than one holdout on small data), Platt calibration on the out-of-fold
+        margins, then one model on every row with the chosen rounds."""
+        import lightgbm as lgb
+        from sklearn.linear_model import LogisticRegression
+
+        k = int(min(self.cv_folds, yy.sum(), (1 - yy).sum()))
+        fold = np.empty(yy.size, dtype=np.int64)
+        for cls in (0.0, 1.0):
+            idx = rng.permutation(np.flatnonzero(yy == cls))
+            fold[idx] = np.arange(idx.size) % k
+        from sklearn.metrics import average_precision_score
+
+        # "auto": the class weight whose out-of-fold average precision is best
+        candidates = [1.0, "sqrt"] if self.pos_weight == "auto" else [self.pos_weight]
+        best_ap, chosen = -1.0, None
+        for cand in candidates:
+            oof = np.zeros(yy.size)
+            rounds = []
+            for f in range(k):
+                tr, va = fold != f, fold == f
+                w = np.where(yy == 1, self._weight(yy[tr], cand), 1.0)
+                train = lgb.Dataset(A[tr], yy[tr], weight=w[tr], categorical_feature=cat,
+                                    feature_name=self.features_, free_raw_data=False)
+                val = lgb.Dataset(A[va], yy[va], weight=w[va], reference=train,
+                                  categorical_feature=cat)
+                booster = lgb.train(params, train, num_boost_round=int(self.n_estimators),
+                                    valid_sets=[val],
+                                    callbacks=[lgb.early_stopping(50, verbose=False)])
+                best = int(booster.best_iteration or self.n_estimators)
+                rounds.append(best)
+                oof[va] = booster.predict(A[va], raw_score=True, num_iteration=best)
+            ap = float(average_precision_score(yy, oof))
+            if ap > best_ap:
+                best_ap, chosen = ap, (cand, oof, rounds)
+        cand, oof, rounds = chosen
+        self.pos_weight_ = cand
+        lr = LogisticRegression(C=100.0).fit(oof[:, None], yy)
+        self.platt_ = np.array([float(lr.coef_[0, 0]), float(lr.intercept_[0])])
+        # the full model sees k/(k-1) times the rows of a fold model: rounds scaled alike
+        self.best_iteration_ = max(1, int(round(np.mean(rounds) * k / (k - 1))))
+        w = np.where(yy == 1, self._weight(yy, cand), 1.0)
+        full = lgb.Dataset(A, yy, weight=w, categorical_feature=cat,
+                           feature_name=self.features_, free_raw_data=False)
+        self.model_text_ = lgb.train(params, full, num_boost_round=self.best_iteration_
+                                     ).model_to_string()
+        self._booster = lgb.Booster(model_str=self.model_text_)
+        self._codes = None
         gain = self._booster.feature_importance("gain")
         self.importance_ = gain / max(gain.sum(), 1e-12)
         return self
