@@ -65,6 +65,19 @@ def _include_capabilities(app: FastAPI, names: Iterable[str]) -> dict[str, str]:
     return status
 
 
+def _one_blas_thread() -> None:
+    """A server answers one small request at a time per worker: multi-threaded BLAS gains
+    nothing there, and its threads spin after each call, starving torch's (the assistant's
+    MiniLM went from 15 to 100 ms per query on 2 cores with both at 2 threads; see
+    docs/decisions.md)."""
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1, user_api="blas")
+    except Exception as exc:  # an optimisation only
+        log.warning("could not limit BLAS threads: %s", exc)
+
+
 def _quietly(fn: Any, *args: Any) -> None:
     try:
         fn(*args)
@@ -127,6 +140,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        _one_blas_thread()
         prepare = getattr(store, "prepare_appends", None)
         if prepare is not None:  # the live-write key filter, built off the request path
             threading.Thread(target=_quietly, args=(prepare, "events"), daemon=True,

