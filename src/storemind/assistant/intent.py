@@ -36,20 +36,60 @@ class IntentClassifier(Estimator):
         A word n-gram must occur in at least this many training texts.
     max_iter : int
         L-BFGS iterations.
+    fine_tune_epochs : int
+        0 (default) keeps MiniLM as it is. Above 0, MiniLM's last ``fine_tune_layers``
+        blocks are first trained on the intents (cross-entropy, on the CPU, for at most
+        this many epochs and ``fine_tune_seconds``; see :mod:`storemind.assistant.finetune`)
+        and texts are then always encoded by the tuned model (``embeddings`` given to
+        ``fit`` or ``predict`` are ignored). ``benchmarks/results/assistant.md`` says whether
+        it pays on BANKING77.
+    fine_tune_layers, fine_tune_lr, fine_tune_seconds :
+        How many top blocks are trained, their learning rate, and the time budget.
     random_state : int, optional
-        Seed (L-BFGS is deterministic; kept for the common interface).
+        Seed (L-BFGS is deterministic; it seeds the fine-tuning).
     """
 
     def __init__(self, encoder: str = "minilm", C: float = 10.0, tfidf_weight: float = 0.0,
-                 min_df: int = 2, max_iter: int = 300, random_state: int | None = None):
+                 min_df: int = 2, max_iter: int = 300, fine_tune_epochs: int = 0,
+                 fine_tune_layers: int = 2, fine_tune_lr: float = 5e-5,
+                 fine_tune_seconds: float = 600.0, random_state: int | None = None):
         self.encoder = encoder
         self.C = C
         self.tfidf_weight = tfidf_weight
         self.min_df = min_df
         self.max_iter = max_iter
+        self.fine_tune_epochs = fine_tune_epochs
+        self.fine_tune_layers = fine_tune_layers
+        self.fine_tune_lr = fine_tune_lr
+        self.fine_tune_seconds = fine_tune_seconds
         self.random_state = random_state
 
+    # -- the fine-tuned encoder (weights kept as flat arrays, so npz saves them) -----------
+    def _tuned(self) -> Any:
+        names = getattr(self, "tuned_names_", None)
+        if names is None or not len(names):
+            return None
+        enc = getattr(self, "_tuned_encoder", None)
+        if enc is None:
+            from storemind.assistant.finetune import TunedEncoder
+
+            weights, at = {}, 0
+            for name, shape in zip(names.tolist(), self.tuned_shapes_.tolist(), strict=True):
+                shape = tuple(d for d in shape if d >= 0)
+                size = int(np.prod(shape))
+                weights[name] = self.tuned_flat_[at:at + size].reshape(shape)
+                at += size
+            enc = self._tuned_encoder = TunedEncoder(weights)
+        return enc
+
+    def _set_state(self, arrays: dict[str, np.ndarray], values: dict[str, Any]) -> None:
+        super()._set_state(arrays, values)
+        self._tuned_encoder = None
+
     def _embed(self, texts: list[str], embeddings: Any) -> np.ndarray:
+        tuned = self._tuned()
+        if tuned is not None:
+            return tuned.encode(texts)
         if embeddings is None:
             return get_encoder(self.encoder).encode(texts)
         emb = np.asarray(embeddings, dtype=np.float32)
@@ -100,6 +140,26 @@ class IntentClassifier(Estimator):
             df = np.bincount(counts.indices, minlength=len(terms))
             self.tfidf_terms_ = np.array(terms, dtype=str)
             self.tfidf_idf_ = (np.log((1 + len(texts)) / (1 + df)) + 1.0).astype(np.float32)
+        self.tuned_names_ = np.array([], dtype=str)
+        self.tuned_shapes_ = np.zeros((0, 2), np.int64)
+        self.tuned_flat_ = np.zeros(0, np.float32)
+        self._tuned_encoder = None
+        if self.fine_tune_epochs and self.fine_tune_epochs > 0:
+            if self.encoder != "minilm":
+                raise DataError("fine_tune_epochs needs encoder='minilm'; got "
+                                f"{self.encoder!r}")
+            from storemind.assistant.finetune import tune_encoder
+
+            index = {c: i for i, c in enumerate(classes.tolist())}
+            weights = tune_encoder(texts, np.array([index[v] for v in y.astype(str)]),
+                                   layers=int(self.fine_tune_layers),
+                                   epochs=int(self.fine_tune_epochs), lr=self.fine_tune_lr,
+                                   max_seconds=self.fine_tune_seconds,
+                                   random_state=self.random_state, progress=len(texts) > 1000)
+            self.tuned_names_ = np.array(list(weights), dtype=str)
+            self.tuned_shapes_ = np.array([list(w.shape) + [-1] * (2 - w.ndim)
+                                           for w in weights.values()], dtype=np.int64)
+            self.tuned_flat_ = np.concatenate([w.ravel() for w in weights.values()])
         x = self._features(texts, embeddings)
         lr = LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=self.random_state)
         lr.fit(x, y.astype(str).to_numpy())
