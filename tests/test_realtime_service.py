@@ -114,6 +114,19 @@ def test_fold_in_changes_the_vector_like_implicit(served):
     np.testing.assert_allclose(mine, als.recalculate_user(row), atol=1e-4)
 
 
+def test_batched_fold_ins_equal_the_single_solve(served):
+    client, _ = served
+    snap = client.app.state.recommend_service.current()
+    users = list(snap.user_pos)[:70]  # more than one padded group, of mixed lengths
+    snap.fold_many({u: None for u in users})
+    for u in users:
+        row = snap.history[snap.user_pos[u]]
+        single = snap.fold_vector(row.indices.astype(np.int64), row.data)
+        np.testing.assert_allclose(snap.folded[u], single, atol=1e-4)
+    for u in users:
+        snap.folded.pop(u, None)
+
+
 def test_idempotent_by_event_id(served):
     client, _ = served
     ev = {"event_id": "idem-1", "user_id": "idem-user", "item_id": "I000010",

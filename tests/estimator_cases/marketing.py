@@ -6,6 +6,7 @@ import pandas as pd
 
 from estimator_checks import Case
 from storemind.marketing import (
+    AutoUplift,
     ClassTransformation,
     ClickModel,
     DRLearner,
@@ -44,5 +45,12 @@ CASES = [
         fit=lambda m: m.fit(_X, _clicks),
         verb=lambda m: m.predict_proba(_X),
         bad_fit=lambda m: m.fit(_X, np.full(_n, 3.0)),
+    ),
+    Case(
+        name="AutoUplift",
+        make=lambda seed: AutoUplift(candidates=["t_linear", "s_lightgbm"], random_state=seed),
+        fit=lambda m: m.fit(_X, _arm, _y),
+        verb=lambda m: (m.predict_uplift(_X), m.predict_interval(_X)),
+        bad_fit=lambda m: m.fit(_X, np.full(_n, "control"), _y),
     ),
 ]

@@ -52,20 +52,31 @@ def encode(X: Any, features: list[str], categories: dict[str, list[str]]) -> np.
 def train_booster(A: np.ndarray, y: np.ndarray, *, objective: str, cat_idx: list[int],
                   n_estimators: int, learning_rate: float, num_leaves: int,
                   min_child_samples: int, seed: int, weight: np.ndarray | None = None,
-                  num_threads: int = 1) -> Any:
-    """A LightGBM booster fitted on ``A``, ``y`` (no early stopping: a fixed number of rounds)."""
+                  num_threads: int = 1, init_score: np.ndarray | None = None,
+                  extra: dict[str, Any] | None = None) -> Any:
+    """A LightGBM booster fitted on ``A``, ``y`` (no early stopping: a fixed number of rounds).
+
+    ``extra`` overrides or adds LightGBM parameters (e.g. ``monotone_constraints``);
+    ``init_score`` is a per-row starting raw score (not stored in the model).
+    """
     import lightgbm as lgb
 
     params = {"objective": objective, "learning_rate": learning_rate, "num_leaves": num_leaves,
               "min_child_samples": min_child_samples, "feature_fraction": 0.9,
               "bagging_fraction": 0.9, "bagging_freq": 1, "lambda_l2": 1.0,
               "cat_smooth": 10.0, "seed": seed, "deterministic": True,
-              "num_threads": num_threads, "verbose": -1}
-    data = lgb.Dataset(A, y, weight=weight, categorical_feature=cat_idx, free_raw_data=True)
+              "num_threads": num_threads, "verbose": -1, **(extra or {})}
+    data = lgb.Dataset(A, y, weight=weight, categorical_feature=cat_idx, free_raw_data=True,
+                       init_score=init_score)
     return lgb.train(params, data, num_boost_round=int(n_estimators))
 
 
 def load_booster(text: str) -> Any:
+    """A model saved as text: a LightGBM booster, or a linear model (``linear:`` JSON)."""
+    from storemind.marketing._linear import PREFIX, LinearModel
+
+    if text.startswith(PREFIX):
+        return LinearModel.from_string(text)
     import lightgbm as lgb
 
     return lgb.Booster(model_str=text)

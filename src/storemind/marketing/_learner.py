@@ -4,7 +4,8 @@ treatments), bagged refits for intervals, LightGBM models saved as text, and the
 A learner subclass implements ``_fit_bag(A, t, y, rng) -> list[str]`` (LightGBM text models
 fitted on one sample; ``t`` is 0 for control and k = 1..K for the k-th treatment) and
 ``_uplift_bag(boosters, A) -> ndarray (n, K)`` (the predicted effect of each treatment against
-the control).
+the control). The "boosters" are LightGBM models or, with ``base="linear"``,
+:class:`~storemind.marketing._linear.LinearModel`s; both predict and save as text.
 """
 from __future__ import annotations
 
@@ -16,8 +17,12 @@ import pandas as pd
 from storemind._base import Estimator, check_random_state
 from storemind.errors import DataError
 from storemind.marketing._encode import encode, fit_encoding, load_booster, train_booster
+from storemind.marketing._linear import LinearModel
 
-__all__ = ["UpliftLearner", "CONTROL_NAMES"]
+__all__ = ["UpliftLearner", "CONTROL_NAMES", "BASES"]
+
+#: The base models a learner can fit.
+BASES = ("lightgbm", "linear")
 
 #: Arm names recognised as the control when ``control`` is not given.
 CONTROL_NAMES = ("control", "no e-mail", "no email", "holdout", "none")
@@ -29,18 +34,32 @@ class UpliftLearner(Estimator):
     Parameters
     ----------
     n_estimators, learning_rate, num_leaves, min_child_samples : LightGBM settings of every
-        model the learner fits.
+        model the learner fits (``base="lightgbm"``).
     n_bags : int, default 1
         Refits on bootstrap samples (stratified by arm); the uplift is their mean and
         :meth:`predict_interval` their spread. 1 = one fit on all rows, no interval.
     control : str, optional
         The control arm's name; by default the arm named like one of ``CONTROL_NAMES``.
     random_state : int, optional
+    base : {"lightgbm", "linear"}, default "lightgbm"
+        The model behind every fit: LightGBM, or a regularised linear model (L2 logistic
+        regression for binary outcomes, ridge for the rest, on standardised numbers and
+        one-hot categories; the S-learner interacts every feature with the arm). Linear
+        models are cheap and often rank rare outcomes (conversion at 1%) as well as trees.
+    C : float, default 1.0
+        Inverse L2 strength of the linear models (scikit-learn's convention; smaller is
+        stronger).
+    min_leaf_positives : float, optional
+        Rare binary outcomes: raise every LightGBM leaf's minimum size to about this many
+        positives (or negatives, whichever is rarer) at the training rows' rate, e.g. 20
+        positives at a 0.6% conversion rate = 3,300 rows per leaf.
     """
 
     def __init__(self, n_estimators: int = 100, learning_rate: float = 0.05,
                  num_leaves: int = 15, min_child_samples: int = 100, n_bags: int = 1,
-                 control: str | None = None, random_state: int | None = 0):
+                 control: str | None = None, random_state: int | None = 0,
+                 base: str = "lightgbm", C: float = 1.0,
+                 min_leaf_positives: float | None = None):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -48,6 +67,9 @@ class UpliftLearner(Estimator):
         self.n_bags = n_bags
         self.control = control
         self.random_state = random_state
+        self.base = base
+        self.C = C
+        self.min_leaf_positives = min_leaf_positives
 
     # -- subclass hooks ------------------------------------------------------------------
     def _fit_bag(self, A: np.ndarray, t: np.ndarray, y: np.ndarray,
@@ -66,13 +88,23 @@ class UpliftLearner(Estimator):
         return [i for i, c in enumerate(self.features_) if c in self.categories_]
 
     def _train(self, A: np.ndarray, y: np.ndarray, objective: str, rng: np.random.Generator,
-               weight: np.ndarray | None = None, cat_idx: list[int] | None = None) -> Any:
-        return train_booster(A, y, objective=objective,
-                             cat_idx=self._cat_idx() if cat_idx is None else cat_idx,
+               weight: np.ndarray | None = None, cat_idx: list[int] | None = None,
+               interact: int | None = None) -> Any:
+        """One model (``base``) on ``A``, ``y``; ``interact`` is the arm column a linear model
+        crosses with every other column (the S-learner's)."""
+        cat_idx = self._cat_idx() if cat_idx is None else cat_idx
+        seed = int(rng.integers(2**31 - 1))
+        if self.base == "linear":
+            return LinearModel.fit(A, y, objective=objective, cat_idx=cat_idx, C=self.C,
+                                   weight=weight, interact=interact)
+        min_rows = int(self.min_child_samples)
+        rate = getattr(self, "_rate", None)
+        if self.min_leaf_positives is not None and rate:
+            min_rows = max(min_rows, int(np.ceil(float(self.min_leaf_positives) / rate)))
+        return train_booster(A, y, objective=objective, cat_idx=cat_idx,
                              n_estimators=self.n_estimators, learning_rate=self.learning_rate,
-                             num_leaves=self.num_leaves,
-                             min_child_samples=self.min_child_samples,
-                             seed=int(rng.integers(2**31 - 1)), weight=weight)
+                             num_leaves=self.num_leaves, min_child_samples=min_rows,
+                             seed=seed, weight=weight)
 
     def _outcome_objective(self) -> str:
         return "binary" if self.binary_ else "regression"
@@ -123,19 +155,11 @@ class UpliftLearner(Estimator):
         -------
         self
         """
-        self.features_, self.categories_ = fit_encoding(X)
-        t = self._arms(treatment, len(X))
-        yy = np.asarray(y, dtype=float).ravel()
-        if yy.size != len(X):
-            raise DataError(f"y has {yy.size} values but X has {len(X)} rows")
-        if not np.isfinite(yy).all():
-            raise DataError("y: expected finite outcomes; got NaN or infinite values")
         if int(self.n_bags) < 1:
             raise DataError(f"n_bags must be at least 1; got {self.n_bags}")
-        self.binary_ = bool(np.isin(yy, (0.0, 1.0)).all())
-        self._check_outcome(yy)
-        A = encode(X, self.features_, self.categories_)
-        self.propensity_ = np.bincount(t, minlength=len(self.arms_)) / len(t)
+        if self.base not in BASES:
+            raise DataError(f"base must be one of {list(BASES)}; got {self.base!r}")
+        A, t, yy = self._prepare(X, treatment, y)
         rng = check_random_state(self.random_state)
         models = []
         for _ in range(int(self.n_bags)):
@@ -144,6 +168,22 @@ class UpliftLearner(Estimator):
         self.models_ = models
         self._boosters = None
         return self
+
+    def _prepare(self, X: pd.DataFrame, treatment: Any, y: Any
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Validate the inputs, learn the encoding and the arms; (matrix, arm codes, y)."""
+        self.features_, self.categories_ = fit_encoding(X)
+        t = self._arms(treatment, len(X))
+        yy = np.asarray(y, dtype=float).ravel()
+        if yy.size != len(X):
+            raise DataError(f"y has {yy.size} values but X has {len(X)} rows")
+        if not np.isfinite(yy).all():
+            raise DataError("y: expected finite outcomes; got NaN or infinite values")
+        self.binary_ = bool(np.isin(yy, (0.0, 1.0)).all())
+        self._check_outcome(yy)
+        self._rate = min(yy.mean(), 1 - yy.mean()) if self.binary_ else None
+        self.propensity_ = np.bincount(t, minlength=len(self.arms_)) / len(t)
+        return encode(X, self.features_, self.categories_), t, yy
 
     def _check_outcome(self, y: np.ndarray) -> None:
         """Hook for learners that need binary outcomes."""

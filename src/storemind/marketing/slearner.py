@@ -15,10 +15,12 @@ def _predict(booster: Any, A: np.ndarray) -> np.ndarray:
 
 
 class SLearner(UpliftLearner):
-    """S-learner on LightGBM: the arm enters a single outcome model as a categorical feature.
+    """S-learner: the arm enters a single outcome model as a categorical feature.
 
     Cheap and stable; when the arm explains little of the outcome the trees may hardly split on
-    it, which shrinks the predicted uplift towards zero (the usual S-learner bias).
+    it, which shrinks the predicted uplift towards zero (the usual S-learner bias). With
+    ``base="linear"`` the arm is crossed with every feature (one logistic model with
+    arm x feature interactions, sharing the regularisation across arms).
     Parameters as in :class:`~storemind.marketing.TLearner`.
     """
 
@@ -26,7 +28,7 @@ class SLearner(UpliftLearner):
                  rng: np.random.Generator) -> list[str]:
         As = np.column_stack([A, t.astype(float)])
         booster = self._train(As, y, self._outcome_objective(), rng,
-                              cat_idx=self._cat_idx() + [A.shape[1]])
+                              cat_idx=self._cat_idx() + [A.shape[1]], interact=A.shape[1])
         return [booster.model_to_string()]
 
     def _uplift_bag(self, boosters: list[Any], A: np.ndarray) -> np.ndarray:

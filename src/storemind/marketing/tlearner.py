@@ -11,7 +11,7 @@ __all__ = ["TLearner"]
 
 
 class TLearner(UpliftLearner):
-    """T-learner ("two models") on LightGBM: a separate outcome model for the control and for
+    """T-learner ("two models"): a separate outcome model for the control and for
     each treatment; the uplift of treatment k is the difference of their predictions.
 
     Parameters
@@ -22,6 +22,12 @@ class TLearner(UpliftLearner):
     control : str, optional
         The control arm (default: the arm named like control / No E-Mail).
     random_state : int, optional
+    base : {"lightgbm", "linear"}, default "lightgbm"
+        LightGBM, or L2 logistic / ridge regression (see ``C``).
+    C : float, default 1.0
+        Inverse L2 strength of the linear models.
+    min_leaf_positives : float, optional
+        Rare outcomes: LightGBM leaves hold about this many positives at least.
     """
 
     def _fit_bag(self, A: np.ndarray, t: np.ndarray, y: np.ndarray,

@@ -21,7 +21,6 @@ swap to a new version is atomic for it.
 """
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 import time
@@ -37,6 +36,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from storemind.errors import DataError, NotFittedError, UnknownIdError
 from storemind.recommend._bundle import Bundle, load_bundle
+from storemind.recommend._fold import als_fold_batch, settle_heap
 from storemind.recommend.online import LiveState, LiveUser, RateMeter
 from storemind.recommend.retrieval import TopKIndex
 
@@ -214,27 +214,10 @@ class Snapshot:
             return
         if self._reg_eye is None:
             self._reg_eye = float(model.regularization) * np.eye(self._y.shape[1])
-        binary, alpha = getattr(model, "binary", False), float(model.alpha)
-        # customers of similar history length solved together: each group's histories are
-        # padded to one length and its systems built by one batched matrix product
-        order = sorted(range(len(ids)), key=lambda r: len(rows[r][0]))
-        for start in range(0, len(order), 64):
-            group = order[start:start + 64]
-            width = len(rows[group[-1]][0])
-            idx = np.zeros((len(group), width), np.int64)
-            conf = np.zeros((len(group), width))
-            for g, r in enumerate(group):
-                items, weights = rows[r]
-                idx[g, :len(items)] = items
-                conf[g, :len(items)] = alpha * (1.0 if binary else weights)
-            mask = conf > 0
-            yp = self._y32[idx]  # (group, width, factors); padding rows are weighted 0
-            d = np.where(mask, conf - 1.0, 0.0).astype(np.float32)
-            a = self._yty + self._reg_eye + np.matmul(yp.transpose(0, 2, 1) * d[:, None, :], yp)
-            b = np.einsum("gwk,gw->gk", yp, conf.astype(np.float32))
-            x = np.linalg.solve(a, b[..., None])[..., 0].astype(np.float32)
-            for g, r in enumerate(group):
-                self.folded[ids[r]] = x[g]
+        solved = als_fold_batch(rows, self._y32, self._yty + self._reg_eye,
+                                float(model.alpha), getattr(model, "binary", False))
+        for user_id, vec in zip(ids, solved, strict=True):
+            self.folded[user_id] = vec
 
     def _als_system(self, items: np.ndarray, weights: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray]:
@@ -426,7 +409,7 @@ class RecommendService:
         self._snap = snap
         self._cache.clear()
         self.swaps += 1
-        _settle_heap()
+        settle_heap()
 
     def _load_in_background(self, version: str) -> None:
         try:
@@ -803,13 +786,3 @@ def _history_scores(snap: Snapshot, models: Mapping[str, Any], items: np.ndarray
         pos = weights > 0
         out.update(history_scores(rest, items[pos], weights[pos]))
     return {n: np.array(s, dtype=np.float32) for n, s in out.items()}
-
-
-def _settle_heap() -> None:
-    """Collect what the last model left behind, then move every object alive now (the new
-    model's hundreds of thousands) out of the garbage collector's sight: otherwise each full
-    collection walks them all, a ~0.2 s pause in the middle of serving at 5M events (found by
-    benchmarks/serving.py as a p99 spike). Once per model swap, not per request."""
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
