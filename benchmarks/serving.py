@@ -225,7 +225,7 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=75)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--rates", default="100,250,500,1000")
-    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--trials", type=int, default=10_000)
     ap.add_argument("--event-seconds", type=float, default=10.0)
     ap.add_argument("--event-clients", type=int, default=4,
