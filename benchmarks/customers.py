@@ -96,12 +96,28 @@ def simulate_btyd(n: int, seed: int = 0, r=0.25, alpha=4.0, a=0.8, b=2.5, days=5
     return pd.DataFrame({"frequency": x, "recency": np.floor(last * 7) / 7, "T": T})
 
 
+def _rfm_x(f: pd.DataFrame) -> np.ndarray:
+    return np.column_stack([np.log1p(f.recency_days), np.log1p(f.frequency),
+                            np.log1p(f.monetary.clip(lower=0))])
+
+
 def churn_block(quick: bool) -> dict:
+    """Churn on Online Retail. Every choice (features, LightGBM settings, calibration method)
+    is made on snapshots inside the training period; the test snapshot is scored once per
+    seed."""
     from sklearn.linear_model import LogisticRegression
 
-    from storemind.behavior import ChurnModel, SequenceChurn, reliability_table, snapshot
-    from storemind.behavior._features import FEATURES
-    from storemind.behavior.pipeline import _bgnbd_churn, _seq_inputs
+    from storemind.behavior import (
+        CHURN_MONOTONE,
+        MODEL_FEATURES,
+        ChurnModel,
+        SequenceChurn,
+        expected_calibration_error,
+        reliability_table,
+        select_params,
+        snapshots,
+    )
+    from storemind.behavior.pipeline import _bgnbd_churn, _seq_inputs, split_plan
     from storemind.datasets import load_dataset
     from storemind.evaluation import brier, log_loss, pr_auc, roc_auc
     from storemind.store import Store
@@ -110,45 +126,87 @@ def churn_block(quick: bool) -> dict:
     store = Store(Path(d) / "retail.duckdb")
     load_dataset("online_retail", store)
     H = 90
-    test_cut = pd.Timestamp("2011-12-10") - pd.Timedelta(days=H)
-    cuts = [test_cut - pd.Timedelta(days=H + 30 * i) for i in range(3)]
-    trs = []
-    for c in cuts:
-        f = snapshot(store, c, H)
-        f["cutoff"] = c
-        trs.append(f)
-    tr = pd.concat(trs)
-    te = snapshot(store, test_cut, H).assign(cutoff=test_cut)
+    plan = split_plan(store, H)
+    test_cut, cuts = plan["test_cut"], plan["train_cuts"]
+    t0 = time.perf_counter()
+    tr = snapshots(store, cuts, H)
+    te = snapshots(store, [test_cut], H)
+    feat_s = time.perf_counter() - t0
     y = te.churned.to_numpy()
-    F = list(FEATURES)
+    F = list(MODEL_FEATURES)
+    mono = CHURN_MONOTONE
     out: dict = {"train_rows": len(tr), "test_rows": len(te), "churn_rate": float(y.mean()),
-                 "test_cut": str(test_cut.date()), "train_cuts": [str(c.date()) for c in cuts]}
+                 "test_cut": str(test_cut.date()), "train_cuts": [str(c.date()) for c in cuts],
+                 "step": plan["step"], "feature_s": feat_s, "n_features": len(F),
+                 "train_rates": tr.groupby("cutoff").churned.mean()}
+    print("churn: snapshots", len(cuts), len(tr), f"{feat_s:.1f}s", flush=True)
 
     def score(p: np.ndarray) -> dict:
         return {"roc_auc": roc_auc(y, p), "pr_auc": pr_auc(y, p),
-                "log_loss": log_loss(y, np.clip(p, 1e-6, 1 - 1e-6)), "brier": brier(y, p)}
+                "log_loss": log_loss(y, np.clip(p, 1e-6, 1 - 1e-6)), "brier": brier(y, p),
+                "ece": expected_calibration_error(y, p)}
 
+    # 1. LightGBM settings: temporal validation inside the training snapshots
+    t0 = time.perf_counter()
+    sel = select_params(tr, F, "churned", H, monotone=mono, random_state=0)
+    out["select"] = {**sel, "seconds": time.perf_counter() - t0}
+    params = sel["params"]
+    lr_inner = []
+    for v in sel["folds"]:
+        itr = tr[tr.cutoff + pd.Timedelta(days=H) <= v]
+        iva = tr[tr.cutoff == v]
+        lr_v = LogisticRegression().fit(_rfm_x(itr), itr.churned)
+        lr_inner.append(roc_auc(iva.churned, lr_v.predict_proba(_rfm_x(iva))[:, 1]))
+    out["inner_lr_auc"] = float(np.mean(lr_inner)) if lr_inner else float("nan")
+    print("churn: selected", params, "inner LR", out["inner_lr_auc"], flush=True)
+
+    # 2. calibration method: inner folds (the three latest training snapshots, each scored by
+    #    models fitted on the snapshots whose label windows end before it)
+    inner = []
+    for v in cuts[:3]:
+        itr = tr[tr.cutoff + pd.Timedelta(days=H) <= v]
+        iva = tr[tr.cutoff == v]
+        row = {"cutoff": str(v.date()), "rate": float(iva.churned.mean())}
+        for cal in ("latest", "auto"):
+            m = ChurnModel(**params, calibration=cal, monotone=mono, random_state=0).fit(
+                itr[F], itr.churned, cutoff=itr.cutoff)
+            pv = m.predict_proba(iva[F])
+            row[cal] = (float(pv.mean()), expected_calibration_error(iva.churned, pv),
+                        log_loss(iva.churned, np.clip(pv, 1e-6, 1 - 1e-6)))
+        inner.append(row)
+    out["inner_calibration"] = inner
+
+    # 3. the test snapshot
     res = {}
     aucs = []
     for seed in (0, 1, 2):
         t0 = time.perf_counter()
-        m = ChurnModel(num_leaves=7, learning_rate=0.02, min_child_samples=40,
-                       random_state=seed).fit(tr[F], tr.churned)
+        m = ChurnModel(**params, calibration="latest", monotone=mono,
+                       random_state=seed).fit(tr[F], tr.churned, cutoff=tr.cutoff)
         fit_s = time.perf_counter() - t0
         p = m.predict_proba(te[F])
         aucs.append(roc_auc(y, p))
         if seed == 0:
             res["LightGBM on profile + behaviour (ours)"] = {**score(p), "fit_s": fit_s}
             out["reliability"] = reliability_table(y, p)
+            out["calibration_used"] = m.calibration_used_
             imp = pd.Series(m.importance_, m.features_).sort_values(ascending=False)
             out["importance"] = imp.head(8)
+            m_rand = ChurnModel(**params, calibration="auto", monotone=mono,
+                                random_state=seed).fit(tr[F], tr.churned)
+            out["random_split"] = score(m_rand.predict_proba(te[F]))
+        print("churn: seed", seed, f"{aucs[-1]:.4f}", flush=True)
     out["gbm_auc_seeds"] = aucs
-    rfm_x = lambda f: np.column_stack([np.log1p(f.recency_days), np.log1p(f.frequency),  # noqa
-                                       np.log1p(f.monetary.clip(lower=0))])
     t0 = time.perf_counter()
-    lr = LogisticRegression().fit(rfm_x(tr), tr.churned)
-    res["logistic regression on RFM"] = {**score(lr.predict_proba(rfm_x(te))[:, 1]),
-                                         "fit_s": time.perf_counter() - t0}
+    lr = LogisticRegression().fit(_rfm_x(tr), tr.churned)
+    res["logistic regression on RFM (same training snapshots)"] = {
+        **score(lr.predict_proba(_rfm_x(te))[:, 1]), "fit_s": time.perf_counter() - t0}
+    old_cuts = [test_cut - pd.Timedelta(days=H + 30 * i) for i in range(3)]
+    old = snapshots(store, old_cuts, H)
+    t0 = time.perf_counter()
+    lr3 = LogisticRegression().fit(_rfm_x(old), old.churned)
+    res["logistic regression on RFM (3 snapshots, as in the first run)"] = {
+        **score(lr3.predict_proba(_rfm_x(te))[:, 1]), "fit_s": time.perf_counter() - t0}
     p_bg = _bgnbd_churn(store, test_cut, te.index)
     res["BG/NBD 1 - P(alive)"] = {**score(np.clip(p_bg, 1e-6, 1 - 1e-6)), "fit_s": np.nan}
     if not quick:
@@ -203,7 +261,12 @@ def cluster_block() -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", choices=["churn"], default=None,
+                    help="run one block and replace only its section of the results file")
     args = ap.parse_args()
+    if args.only == "churn":
+        write_churn_only(churn_block(args.quick), args.quick)
+        return
     from storemind.customers import rfm_summary
     from storemind.datasets import read_cdnow, read_online_retail
 
@@ -271,29 +334,7 @@ def write(clv_rows, big, churn, clusters, quick) -> None:
         sp = f"{b['fit_ref'] / b['fit_ours']:.0f}x" if b["fit_ref"] else ""
         L.append(f"| {b['n']:,} | {b['fit_ours']:.2f} | {ref} | {sp} | "
                  f"{_p(b['params_ours'])} |")
-    c = churn
-    L += ["", "## Churn on Online Retail: no purchase in the next 90 days", "",
-          f"Temporal split: test snapshot at {c['test_cut']} ({c['test_rows']:,} customers "
-          f"with an order before it, churn rate {c['churn_rate']:.3f}); training snapshots at "
-          f"{', '.join(c['train_cuts'])} ({c['train_rows']:,} rows), whose label windows end "
-          "before the test cutoff. Calibration: on a stratified 25% validation split of the "
-          "training rows (isotonic with >= 1,000 validation rows, else Platt).", "",
-          "| model | ROC-AUC | PR-AUC | log loss | Brier | fit (s) |", "|---|---|---|---|---|---|"]
-    for name, r in c["results"].items():
-        L.append(f"| {name} | {r['roc_auc']:.4f} | {r['pr_auc']:.4f} | {r['log_loss']:.4f} | "
-                 f"{r['brier']:.4f} | {r['fit_s']:.1f} |")
-    L += ["", f"LightGBM ROC-AUC over seeds 0-2: "
-          f"{', '.join(f'{a:.4f}' for a in c['gbm_auc_seeds'])}."]
-    if "gru_auc_seeds" in c:
-        L.append(f"GRU ROC-AUC over seeds 0-2: "
-                 f"{', '.join(f'{a:.4f}' for a in c['gru_auc_seeds'])}.")
-    L += ["", "Reliability of the LightGBM probabilities on the test snapshot:", "",
-          "| predicted bin | customers | mean predicted | observed |", "|---|---|---|---|"]
-    for r in c["reliability"].to_dict("records"):
-        L.append(f"| {r['bin']} | {r['customers']} | {r['predicted']:.3f} | "
-                 f"{r['observed']:.3f} |")
-    L += ["", "Top features by gain: " + ", ".join(
-        f"{k} {v:.2f}" for k, v in c["importance"].items()) + ".", "",
+    L += [""] + churn_lines(churn) + [
         "## Behavioural clusters on the simulator (3,000 customers, 120 days)", "",
         "| seed | buyers | k (silhouette) | adjusted Rand index vs planted types | fit (s) |",
         "|---|---|---|---|---|"]
@@ -308,6 +349,154 @@ def write(clv_rows, big, churn, clusters, quick) -> None:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text("\n".join(L) + "\n")
     print(f"wrote {OUT}")
+
+
+CHURN_HEAD = "## Churn on Online Retail"
+CHURN_BULLETS = ("- Churn", "- Calibration", "- BG/NBD's P(alive)", "- The GRU")
+
+
+def _best_baseline(c: dict) -> tuple[str, float]:
+    base = {k: v["roc_auc"] for k, v in c["results"].items() if "ours" not in k}
+    name = max(base, key=base.get)
+    return name, base[name]
+
+
+def churn_lines(c: dict) -> list[str]:
+    """The churn section of the results file (ends with a blank line)."""
+    rates = c["train_rates"]
+    sel = c["select"]
+    L = [f"{CHURN_HEAD}: no purchase in the next 90 days", "",
+         f"Temporal split: test snapshot at {c['test_cut']} ({c['test_rows']:,} customers "
+         f"with an order before it, churn rate {c['churn_rate']:.3f}); {len(c['train_cuts'])} "
+         f"training snapshots every {c['step']} days from {c['train_cuts'][-1]} to "
+         f"{c['train_cuts'][0]} ({c['train_rows']:,} rows; churn rate "
+         f"{rates.min():.3f} to {rates.max():.3f}, {rates.iloc[-1]:.3f} in the latest), whose "
+         "label windows end before the test cutoff. Features: "
+         f"{c['n_features']} per customer (profile, windowed orders and spend, inter-purchase "
+         "gaps and recency / mean gap, product breadth, cancellations, country, BG/NBD "
+         "P(alive) and expected purchases fitted per snapshot, item repeat rates and an "
+         "out-of-time item-basket score), each numeric one as its percentile within its "
+         f"snapshot ({c['feature_s']:.0f} s to build all snapshots). Every choice below was "
+         "made on training snapshots only; the test snapshot was only scored, never used to "
+         "choose.", "",
+         "| model | ROC-AUC | PR-AUC | log loss | Brier | ECE | fit (s) |",
+         "|---|---|---|---|---|---|---|"]
+    for name, r in c["results"].items():
+        L.append(f"| {name} | {r['roc_auc']:.4f} | {r['pr_auc']:.4f} | {r['log_loss']:.4f} | "
+                 f"{r['brier']:.4f} | {r['ece']:.3f} | {r['fit_s']:.1f} |")
+    ours = c["results"]["LightGBM on profile + behaviour (ours)"]["roc_auc"]
+    bname, base = _best_baseline(c)
+    goal = base + 0.03
+    verdict = ("met" if ours >= goal else
+               f"not met: {100 * (goal - ours):.1f} ROC-AUC points short")
+    L += ["", f"LightGBM ROC-AUC over seeds 0-2: "
+          f"{', '.join(f'{a:.4f}' for a in c['gbm_auc_seeds'])} (mean "
+          f"{np.mean(c['gbm_auc_seeds']):.4f})."]
+    if "gru_auc_seeds" in c:
+        L.append(f"GRU ROC-AUC over seeds 0-2: "
+                 f"{', '.join(f'{a:.4f}' for a in c['gru_auc_seeds'])}.")
+    L += ["", f"**Goal (+3 ROC-AUC points over the best baseline, {bname}, {base:.4f}: "
+          f"{goal:.4f}): {verdict}.** Ours (seed 0) is {100 * (ours - base):+.1f} points "
+          "against it.", ""]
+    L += [f"LightGBM settings (learning rate 0.02, monotone in recency, frequency, spend and "
+          f"the BG/NBD columns): chosen by temporal validation on the training snapshots "
+          f"{', '.join(str(f.date()) for f in sel['folds'])} (each scored by a model fitted on "
+          f"the snapshots whose label windows end before it), {len(sel['scores'])} settings, "
+          f"{sel['seconds']:.0f} s. Best five by mean validation ROC-AUC:", "",
+          "| num_leaves | min_child_samples | trees | validation ROC-AUC |", "|---|---|---|---|"]
+    for r in sel["scores"].head(5).to_dict("records"):
+        L.append(f"| {r['num_leaves']} | {r['min_child_samples']} | {r['n_estimators']} | "
+                 f"{r['roc_auc']:.4f} |")
+    L += ["", "Calibration method, chosen on the three latest training snapshots (each scored "
+          "by a model fitted on the snapshots whose label windows end before it): 'latest' = "
+          "trees on all but the most recent of those snapshots, Platt scaling fitted on the "
+          "most recent one (out of time); 'random split' = trees on 75% of the rows, isotonic "
+          "on a stratified 25% (the first run's method).", "",
+          "| validation snapshot | churn rate | mean predicted (latest / random split) | "
+          "ECE (latest / random split) | log loss (latest / random split) |",
+          "|---|---|---|---|---|"]
+    for r in c["inner_calibration"]:
+        a, b = r["latest"], r["auto"]
+        L.append(f"| {r['cutoff']} | {r['rate']:.3f} | {a[0]:.3f} / {b[0]:.3f} | "
+                 f"{a[1]:.3f} / {b[1]:.3f} | {a[2]:.4f} / {b[2]:.4f} |")
+    rs = c["random_split"]
+    o = c["results"]["LightGBM on profile + behaviour (ours)"]
+    L += ["", f"On the test snapshot (reported, not used to choose): 'latest' (used: "
+          f"{c['calibration_used']}) ECE {o['ece']:.3f}, log loss {o['log_loss']:.4f}; the "
+          f"random split would have given ECE {rs['ece']:.3f}, log loss {rs['log_loss']:.4f}, "
+          f"ROC-AUC {rs['roc_auc']:.4f}.", "",
+          "Reliability of the LightGBM probabilities on the test snapshot (seed 0):", "",
+          "| predicted bin | customers | mean predicted | observed |", "|---|---|---|---|"]
+    for r in c["reliability"].to_dict("records"):
+        L.append(f"| {r['bin']} | {r['customers']} | {r['predicted']:.3f} | "
+                 f"{r['observed']:.3f} |")
+    L += ["", "Top features by gain: " + ", ".join(
+        f"{k} {v:.2f}" for k, v in c["importance"].items()) + ".", ""]
+    return L
+
+
+def churn_shortfalls(churn: dict) -> list[str]:
+    out = []
+    res = churn["results"]
+    ours = res["LightGBM on profile + behaviour (ours)"]["roc_auc"]
+    bname, base = _best_baseline(churn)
+    if ours - base < 0.03:
+        inner, inner_lr = churn["select"]["scores"].roc_auc.iloc[0], churn["inner_lr_auc"]
+        out.append(f"- Churn: LightGBM's ROC-AUC {ours:.4f} is {100 * (ours - base):+.1f} "
+                   f"points against the best baseline ({bname}, {base:.4f}); the goal was +3 "
+                   f"points ({base + 0.03:.4f}), missed by {100 * (base + 0.03 - ours):.1f}. "
+                   "On the validation snapshots inside the training period the chosen "
+                   f"setting reaches {inner:.4f} against the RFM logistic regression's "
+                   f"{inner_lr:.4f} ({100 * (inner - inner_lr):+.1f} points). Logistic "
+                   "regression on log recency, frequency and spend is a strong baseline on "
+                   "this data, and the test window (Sep-Dec, Christmas) behaves unlike any "
+                   "training window (label windows Jan-Sep), which one year of history "
+                   "cannot show.")
+    rel = churn["reliability"]
+    gap = (rel.predicted - rel.observed)[rel.customers >= 20]
+    o = res["LightGBM on profile + behaviour (ours)"]
+    if o["ece"] > 0.03 or gap.abs().max() > 0.05:
+        latest = churn["train_rates"].iloc[-1]
+        out.append(f"- Calibration is only fair on the test snapshot: ECE {o['ece']:.3f}, the "
+                   f"largest gap in a bin with 20+ customers {gap.abs().max():.2f} (mean "
+                   f"predicted minus observed {gap.mean():+.2f}). Calibrating on the latest "
+                   f"training snapshot follows the base rate the data last showed "
+                   f"({latest:.3f}, rising through the year), but the test window's rate "
+                   f"({churn['churn_rate']:.3f}) falls with the Christmas season; nothing "
+                   "before the test cutoff announces that turn.")
+    bg = res["BG/NBD 1 - P(alive)"]["roc_auc"]
+    if abs(bg - 0.5) < 0.01:
+        out.append("- BG/NBD's P(alive) carries no churn signal here: fitted on Online Retail "
+                   "its dropout parameter a goes to 0, so P(alive) is 1 for every customer "
+                   "(ROC-AUC 0.5). Its expected purchases are a better churn score than "
+                   "P(alive) (and one of our features), but the issue asked for P(alive).")
+    gru = res.get("GRU over the last 32 events (ours)")
+    if gru and gru["roc_auc"] < ours:
+        out.append(f"- The GRU sequence model ({gru['roc_auc']:.4f}) is below LightGBM on "
+                   "features; it sees only the last 32 purchase lines (Online Retail logs no "
+                   "views) and is trained on at most 4,000 sequences to fit the CPU budget.")
+    return out
+
+
+def write_churn_only(churn: dict, quick: bool) -> None:
+    """Replace the churn section and the churn bullets of the existing results file."""
+    if not OUT.exists():
+        raise SystemExit(f"{OUT} does not exist; run the whole benchmark once first")
+    text = OUT.read_text()
+    start = text.index(CHURN_HEAD)
+    end = text.index("\n## ", start) + 1
+    text = text[:start] + "\n".join(churn_lines(churn)) + "\n" + text[end:]
+    head, sep, tail = text.partition("## Where we fall short\n\n")
+    kept = [b for b in tail.splitlines() if b and not b.startswith(CHURN_BULLETS)
+            and b != "- Nothing: every goal above is met."]
+    bullets = churn_shortfalls(churn) + kept
+    text = head + sep + "\n".join(bullets or ["- Nothing: every goal above is met."]) + "\n"
+    text = text.replace("Command: `.venv/bin/python benchmarks/customers.py`.",
+                        "Command: `.venv/bin/python benchmarks/customers.py` (churn section: "
+                        f"`.venv/bin/python benchmarks/customers.py --only churn"
+                        f"{' --quick' if quick else ''}`).")
+    OUT.write_text(text)
+    print(f"wrote the churn section of {OUT}")
 
 
 def shortfalls(clv_rows, big, churn, clusters) -> list[str]:
@@ -329,35 +518,7 @@ def shortfalls(clv_rows, big, churn, clusters) -> list[str]:
     for b in big:
         if b["n"] >= 1_000_000 and b["fit_ours"] > 60:
             out.append(f"- 1M customers took {b['fit_ours']:.0f} s (goal: under a minute).")
-    res = churn["results"]
-    ours = res["LightGBM on profile + behaviour (ours)"]["roc_auc"]
-    base = max(v["roc_auc"] for k, v in res.items() if "ours" not in k)
-    if ours - base < 0.03:
-        out.append(f"- Churn: LightGBM's ROC-AUC {ours:.4f} is {100 * (ours - base):+.1f} "
-                   f"points against the best baseline ({base:.4f}); the goal was +3 points. "
-                   "Logistic regression on log recency, frequency and spend is a strong "
-                   "baseline on this data, and the test window (Sep-Dec) has a lower churn "
-                   "rate than the training windows (Christmas buying), which no feature of "
-                   "a single year of history can anticipate.")
-    rel = churn["reliability"]
-    gap = (rel.predicted - rel.observed)[rel.customers >= 20]
-    if gap.abs().max() > 0.05:
-        out.append(f"- Calibration is only fair: the largest gap between predicted and observed "
-                   f"churn in a bin with 20+ customers is {gap.abs().max():.2f} (mean predicted "
-                   f"minus observed {gap.mean():+.2f}); the test window's churn rate differs "
-                   "from the training windows', and a validation split drawn from the "
-                   "training windows cannot correct a shift in the base rate.")
-    bg = res["BG/NBD 1 - P(alive)"]["roc_auc"]
-    if abs(bg - 0.5) < 0.01:
-        out.append("- BG/NBD's P(alive) carries no churn signal here: fitted on Online Retail "
-                   "its dropout parameter a goes to 0, so P(alive) is 1 for every customer "
-                   "(ROC-AUC 0.5). Its expected purchases are a better churn score than "
-                   "P(alive), but the issue asked for P(alive).")
-    gru = res.get("GRU over the last 32 events (ours)")
-    if gru and gru["roc_auc"] < ours:
-        out.append(f"- The GRU sequence model ({gru['roc_auc']:.4f}) is below LightGBM on "
-                   "features; it sees only the last 32 purchase lines (Online Retail logs no "
-                   "views) and is trained on at most 4,000 sequences to fit the CPU budget.")
+    out += churn_shortfalls(churn)
     for seed, r in clusters.items():
         if r["ari"] < 0.8:
             out.append(f"- Clusters recover the planted types only partly (ARI {r['ari']:.2f}, "

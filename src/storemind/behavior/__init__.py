@@ -1,8 +1,16 @@
 """Behaviour: churn risk, purchase propensity, next category and conversion funnels."""
 from __future__ import annotations
 
-from storemind.behavior._features import FEATURES, sequences, snapshot
-from storemind.behavior._gbm import reliability_table
+from storemind.behavior._features import (
+    CHURN_MONOTONE,
+    FEATURES,
+    MODEL_FEATURES,
+    sequences,
+    snapshot,
+    snapshots,
+)
+from storemind.behavior._gbm import expected_calibration_error, reliability_table
+from storemind.behavior._select import select_params
 from storemind.behavior.churn import ChurnModel
 from storemind.behavior.funnels import STEPS, funnel
 from storemind.behavior.next_category import NextCategory
@@ -10,4 +18,5 @@ from storemind.behavior.propensity import PurchasePropensity
 from storemind.behavior.sequence import SequenceChurn
 
 __all__ = ["ChurnModel", "PurchasePropensity", "SequenceChurn", "NextCategory", "FEATURES",
-           "STEPS", "funnel", "reliability_table", "sequences", "snapshot"]
+           "MODEL_FEATURES", "CHURN_MONOTONE", "STEPS", "funnel", "reliability_table",
+           "expected_calibration_error", "select_params", "sequences", "snapshot", "snapshots"]

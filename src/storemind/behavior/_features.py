@@ -1,10 +1,14 @@
-"""Behaviour features and labels from the store, as Ibis expressions (DuckDB or Spark).
+"""Behaviour features and labels from the store: profile and windowed behaviour as Ibis
+expressions (DuckDB or Spark), the order-history features in pandas (``_history``).
 
 A snapshot is taken at ``cutoff``: features use only what happened before it; the label looks
-at the ``horizon_days`` after it. ``churned`` = no sale order in (cutoff, cutoff + horizon];
-``purchased`` = the opposite. Customers are those with a sale order before the cutoff
-(``population="buyers"``, for churn) or with any event or order before it
-(``population="active"``, for purchase propensity).
+at the ``horizon_days`` after it. Besides the raw features (:data:`FEATURES`), each numeric
+feature also comes as its percentile among the snapshot's customers (``<name>_pct``): models
+fitted on the percentiles (:data:`MODEL_FEATURES`) compare customers with the others of their
+own snapshot, which carries over from old snapshots (short histories) to new ones.
+``churned`` = no sale order in (cutoff, cutoff + horizon]; ``purchased`` = the opposite.
+Customers are those with a sale order before the cutoff (``population="buyers"``, for churn)
+or with any event or order before it (``population="active"``, for purchase propensity).
 """
 from __future__ import annotations
 
@@ -15,19 +19,29 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from storemind.behavior._history import HISTORY_FEATURES, history_features, load_history
 from storemind.customers._features import profiles
 from storemind.errors import DataError
 
-__all__ = ["snapshot", "sequences", "FEATURES", "CATEGORICAL"]
+__all__ = ["snapshot", "snapshots", "sequences", "FEATURES", "MODEL_FEATURES", "CATEGORICAL",
+           "NUMERIC", "CHURN_MONOTONE"]
 
-CATEGORICAL = ("channel", "device", "top_category")
-FEATURES = (
+CATEGORICAL = ("channel", "device", "top_category", "country")
+NUMERIC = (
     "recency_days", "tenure_days", "frequency", "monetary", "avg_order_value", "basket_size",
     "lines_per_order", "return_rate", "price_index", "top_category_share", "top_brand_share",
     "sessions", "views", "carts", "orders_30", "orders_90", "spend_90", "events_7", "events_30",
     "purchases_30", "views_30", "carts_30", "sessions_30", "days_since_event", "active_days",
-    "mean_gap_days", "orders_trend", *CATEGORICAL,
+    "mean_gap_days", "orders_trend", *HISTORY_FEATURES,
 )
+FEATURES = (*NUMERIC, *CATEGORICAL)
+MODEL_FEATURES = (*(f"{c}_pct" for c in NUMERIC), *CATEGORICAL)
+#: Direction in which churn risk may move with a feature (percentile form); propensity: negate.
+CHURN_MONOTONE = {
+    "recency_days_pct": 1, "frequency_pct": -1, "monetary_pct": -1, "orders_90_pct": -1,
+    "orders_180_pct": -1, "order_days_pct": -1, "spend_180_pct": -1, "bg_expected_pct": -1,
+    "bg_alive_pct": -1,
+}
 
 
 def _ts(value: Any) -> pd.Timestamp:
@@ -36,8 +50,27 @@ def _ts(value: Any) -> pd.Timestamp:
 
 def snapshot(store: Any, cutoff: Any, horizon_days: int = 90, *,
              population: str = "buyers", label: bool = True) -> pd.DataFrame:
-    """Features of every customer at ``cutoff`` (one row each, indexed by ``user_id``) and,
-    with ``label``, the columns ``churned`` and ``purchased`` over the next ``horizon_days``."""
+    """Features of every customer at ``cutoff`` (one row each, indexed by ``user_id``): the
+    raw :data:`FEATURES`, their percentiles (``<name>_pct``) and, with ``label``, the columns
+    ``churned`` and ``purchased`` over the next ``horizon_days``."""
+    return _snapshot(store, cutoff, horizon_days, population, label,
+                     load_history(store, _ts(cutoff)))
+
+
+def snapshots(store: Any, cutoffs: list[Any], horizon_days: int = 90, *,
+              population: str = "buyers", label: bool = True) -> pd.DataFrame:
+    """:func:`snapshot` at each of ``cutoffs``, stacked, with a ``cutoff`` column (the order
+    history is read once)."""
+    if len(cutoffs) == 0:
+        raise DataError("snapshots needs at least one cutoff; got none")
+    cuts = [_ts(c) for c in cutoffs]
+    hist = load_history(store, max(cuts))
+    return pd.concat([_snapshot(store, c, horizon_days, population, label, hist).assign(
+        cutoff=c) for c in cuts])
+
+
+def _snapshot(store: Any, cutoff: Any, horizon_days: int, population: str, label: bool,
+              hist: dict[str, pd.DataFrame]) -> pd.DataFrame:
     if population not in ("buyers", "active"):
         raise DataError(f"population must be 'buyers' or 'active'; got {population!r}")
     cut = _ts(cutoff)
@@ -86,11 +119,14 @@ def snapshot(store: Any, cutoff: Any, horizon_days: int = 90, *,
               "views_30", "carts_30", "sessions_30", "active_days", "sessions", "views",
               "carts", "monetary"):
         out[c] = out[c].fillna(0.0)
+    out = out.join(history_features(hist, cut, horizon_days, out.index))
     for c in FEATURES:
         if c not in out.columns:
             out[c] = np.nan
     out = out[list(FEATURES)].copy()
     out.index.name = "user_id"
+    pct = out[list(NUMERIC)].apply(pd.to_numeric, errors="coerce").rank(pct=True)
+    out = pd.concat([out, pct.add_suffix("_pct")], axis=1)
     if label:
         end = ibis.literal((cut + timedelta(days=horizon_days)).to_pydatetime()).cast("timestamp")
         after = sales.filter((sales.ts >= lit) & (sales.ts < end))

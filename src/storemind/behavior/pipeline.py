@@ -1,12 +1,15 @@
 """Train, evaluate and read back the behaviour capability (churn, propensity, next category).
 
 Time split: the test snapshot is taken at ``test_cut = last order - horizon`` and labelled
-with the ``horizon`` days after it; models are trained on snapshots at ``test_cut - horizon -
-30 * i`` (i = 0, 1, 2, while they have history), whose label windows end before ``test_cut``.
-The horizon is shortened to a third of the data's span when the data is short. Baselines on
-the same split: logistic regression on log recency, frequency and spend, and BG/NBD's
-1 - P(alive). The served models are then refitted on every labelled snapshot and score every
-customer at the end of the data.
+with the ``horizon`` days after it; models are trained on snapshots every ``step`` days (14 for
+a 90-day horizon) from ``test_cut - horizon`` back to the start of the data (each with some
+history), whose label windows end before ``test_cut``. The horizon is shortened to a third of
+the data's span when the data is short. LightGBM settings are chosen by temporal validation
+inside the training snapshots (:func:`storemind.behavior.select_params`); the trees are fitted
+on the earlier training snapshots and calibrated on the latest one. Baselines on the same split
+and training rows: logistic regression on log recency, frequency and spend, and BG/NBD's
+1 - P(alive). The served models are then refitted on every labelled snapshot (calibrated on
+the test snapshot, the latest) and score every customer at the end of the data.
 """
 from __future__ import annotations
 
@@ -18,8 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from storemind.behavior._features import FEATURES, sequences, snapshot
-from storemind.behavior._gbm import reliability_table
+from storemind.behavior._features import CHURN_MONOTONE, MODEL_FEATURES, sequences, snapshots
+from storemind.behavior._gbm import expected_calibration_error, reliability_table
+from storemind.behavior._select import select_params
 from storemind.behavior.churn import ChurnModel
 from storemind.behavior.next_category import NextCategory
 from storemind.behavior.propensity import PurchasePropensity
@@ -35,54 +39,63 @@ SEQ_MAX_LEN = 32
 SEQ_MAX_ROWS = 4000
 
 
-def split_plan(store: Any, horizon_days: int = HORIZON_DAYS, n_train: int = 3
+def split_plan(store: Any, horizon_days: int = HORIZON_DAYS, n_train: int | None = None
                ) -> dict[str, Any]:
-    """The cutoffs of the time split: ``horizon``, ``test_cut``, ``train_cuts``, ``end``."""
+    """The cutoffs of the time split: ``horizon``, ``test_cut``, ``train_cuts`` (latest
+    first, ``step`` days apart, at most ``n_train``; None = back to the start of the data),
+    ``step`` and ``end``."""
     lo, hi = store.time_range("orders")
     if hi is None:
         raise DataError("behaviour models need sale orders in the `orders` table; it is empty")
     end = hi.normalize() + pd.Timedelta(days=1)
     span = (end - lo).days
     h = int(max(7, min(horizon_days, span // 3)))
+    step = int(max(7, min(14, h // 3)))
+    min_history = int(max(14, min(28, h // 3)))
     test_cut = end - pd.Timedelta(days=h)
-    train = [test_cut - pd.Timedelta(days=h + 30 * i) for i in range(n_train)]
-    train = [c for c in train if (c - lo).days >= 14] or [test_cut - pd.Timedelta(days=h)]
-    return {"horizon": h, "test_cut": test_cut, "train_cuts": train, "end": end}
-
-
-def _snap(store: Any, c: pd.Timestamp, h: int, population: str,
-          cache: dict | None = None) -> pd.DataFrame:
-    """A labelled snapshot; buyers are the active customers with a sale order, so one
-    ``active`` snapshot per cutoff serves both populations."""
-    key = (c, h)
-    if cache is None or key not in cache:
-        f = snapshot(store, c, h, population="active")
-        if cache is None:
-            cache = {}
-        cache[key] = f
-    f = cache[key]
-    return f[f.frequency > 0] if population == "buyers" else f
+    train = []
+    c = test_cut - pd.Timedelta(days=h)
+    while (c - lo).days >= min_history and (n_train is None or len(train) < n_train):
+        train.append(c)
+        c -= pd.Timedelta(days=step)
+    train = train or [test_cut - pd.Timedelta(days=h)]
+    return {"horizon": h, "test_cut": test_cut, "train_cuts": train, "step": step, "end": end}
 
 
 def _labelled(store: Any, cuts: list[pd.Timestamp], h: int, population: str,
-              cache: dict | None = None) -> pd.DataFrame:
-    frames = []
-    for c in cuts:
-        f = _snap(store, c, h, population, cache).copy()
-        f["cutoff"] = c
-        frames.append(f)
-    out = pd.concat(frames)
-    if out.churned.nunique() < 2:
+              cache: dict | None = None, *, check: bool = True) -> pd.DataFrame:
+    """Labelled snapshots at ``cuts`` (with a ``cutoff`` column). Buyers are the active
+    customers with a sale order, so one ``active`` snapshot per cutoff serves both
+    populations; ``cache`` keeps them between calls."""
+    cache = {} if cache is None else cache
+    todo = [c for c in cuts if (c, h) not in cache]
+    if todo:
+        new = snapshots(store, todo, h, population="active")
+        for c, f in new.groupby("cutoff", sort=False):
+            cache[(c, h)] = f
+    out = pd.concat([cache[(c, h)] for c in cuts])
+    if population == "buyers":
+        out = out[out.frequency > 0]
+    if check and out.churned.nunique() < 2:
         raise DataError("every customer in the training snapshots has churned="
                         f"{int(out.churned.iloc[0])}; need both outcomes (more history or a "
                         "shorter horizon)")
     return out
 
 
-def _gbm(kind: type, n_rows: int, seed: int) -> Any:
-    """LightGBM settings that hold up from a few hundred to a few hundred thousand rows."""
-    return kind(num_leaves=7, learning_rate=0.02,
-                min_child_samples=int(min(40, max(5, n_rows // 100))), random_state=seed)
+def _gbm(kind: type, frame: pd.DataFrame, label: str, h: int, seed: int,
+         params: dict[str, Any] | None = None) -> Any:
+    """A model of ``kind`` fitted on the percentile features, with settings chosen by
+    temporal validation (unless ``params``) and calibrated on the latest snapshot."""
+    F = list(MODEL_FEATURES)
+    sign = 1 if label == "churned" else -1
+    mono = {k: sign * v for k, v in CHURN_MONOTONE.items()}
+    if params is None:
+        params = select_params(frame, F, label, h, monotone=mono, random_state=seed)["params"]
+    small = {**params, "min_child_samples": int(min(params["min_child_samples"],
+                                                    max(5, len(frame) // 100)))}
+    model = kind(**small, calibration="latest", monotone=mono, random_state=seed)
+    return model.fit(frame[F], frame[label], cutoff=frame["cutoff"])
 
 
 def _rfm_x(f: pd.DataFrame) -> np.ndarray:
@@ -147,15 +160,16 @@ def evaluate(store: Any, settings: Any = None, *, horizon_days: int = HORIZON_DA
     frame: predicted vs observed churn per probability bin)."""
     plan = split_plan(store, horizon_days)
     h, test_cut = plan["horizon"], plan["test_cut"]
-    F = list(FEATURES)
+    F = list(MODEL_FEATURES)
     cache = {} if _cache is None else _cache
     tr = _labelled(store, plan["train_cuts"], h, "buyers", cache)
-    te = _snap(store, test_cut, h, "buyers", cache)
+    te = _labelled(store, [test_cut], h, "buyers", cache, check=False)
     if te.churned.nunique() < 2:
         raise DataError("the test snapshot has a single outcome; cannot score churn")
     y = te.churned.to_numpy()
     t0 = time.perf_counter()
-    gbm = _gbm(ChurnModel, len(tr), random_state).fit(tr[F], tr.churned)
+    sel = select_params(tr, F, "churned", h, monotone=CHURN_MONOTONE, random_state=random_state)
+    gbm = _gbm(ChurnModel, tr, "churned", h, random_state, sel["params"])
     fit_s = time.perf_counter() - t0
     p = gbm.predict_proba(te[F])
     from sklearn.linear_model import LogisticRegression
@@ -167,6 +181,8 @@ def evaluate(store: Any, settings: Any = None, *, horizon_days: int = HORIZON_DA
                          "train_rows": int(len(tr)), "test_rows": int(len(te)),
                          "test_churn_rate": float(y.mean()), "churn_fit_seconds": fit_s}
     m.update(_scores(y, p, "churn_"))
+    m["churn_ece"] = expected_calibration_error(y, p)
+    m["churn_params"] = sel["params"]
     m.update(_scores(y, p_lr, "baseline_rfm_logit_"))
     m["baseline_bgnbd_alive_roc_auc"] = roc_auc(y, p_bg)
     if sequence:
@@ -177,13 +193,12 @@ def evaluate(store: Any, settings: Any = None, *, horizon_days: int = HORIZON_DA
         seq = SequenceChurn(epochs=4, random_state=random_state).fit(
             _seq_inputs(store, sub, SEQ_MAX_LEN), sub.churned)
         m["sequence_fit_seconds"] = time.perf_counter() - t0
-        te_c = te.assign(cutoff=test_cut)
-        p_seq = seq.predict_proba(_seq_inputs(store, te_c, SEQ_MAX_LEN))
+        p_seq = seq.predict_proba(_seq_inputs(store, te, SEQ_MAX_LEN))
         m.update(_scores(y, p_seq, "sequence_"))
     trp = _labelled(store, plan["train_cuts"], h, "active", cache)
-    tep = _snap(store, test_cut, h, "active", cache)
-    if tep.purchased.nunique() == 2:
-        prop = _gbm(PurchasePropensity, len(trp), random_state).fit(trp[F], trp.purchased)
+    tep = _labelled(store, [test_cut], h, "active", cache, check=False)
+    if tep.purchased.nunique() == 2 and trp.purchased.nunique() == 2:
+        prop = _gbm(PurchasePropensity, trp, "purchased", h, random_state)
         m.update(_scores(tep.purchased.to_numpy(), prop.predict_proba(tep[F]), "propensity_"))
     nc = _next_category_eval(store, plan, tr, te)
     m.update(nc)
@@ -223,14 +238,15 @@ def train(store: Any, registry: Any, settings: Any = None, *,
     metrics = evaluate(store, settings, horizon_days=horizon_days, sequence=sequence,
                        random_state=seed, with_reliability=True, _cache=cache)
     reliability = metrics.pop("reliability")
+    churn_params = metrics.pop("churn_params")
     plan = split_plan(store, horizon_days)
-    h, F = plan["horizon"], list(FEATURES)
+    h, F = plan["horizon"], list(MODEL_FEATURES)
     cuts = [plan["test_cut"], *plan["train_cuts"]]
     data = _labelled(store, cuts, h, "buyers", cache)
-    churn = _gbm(ChurnModel, len(data), seed).fit(data[F], data.churned)
+    churn = _gbm(ChurnModel, data, "churned", h, seed, churn_params)
     active = _labelled(store, cuts, h, "active", cache)
-    prop = _gbm(PurchasePropensity, len(active), seed).fit(active[F], active.purchased)
-    now = snapshot(store, plan["end"], h, population="active", label=False)
+    prop = _gbm(PurchasePropensity, active, "purchased", h, seed)
+    now = snapshots(store, [plan["end"]], h, population="active", label=False)
     scores = pd.DataFrame(index=now.index)
     buyers = now.frequency > 0
     scores["churn_risk"] = np.nan
@@ -269,7 +285,8 @@ def train(store: Any, registry: Any, settings: Any = None, *,
 
     params = {"horizon_days": h, "test_cutoff": str(plan["test_cut"].date()),
               "train_cutoffs": [str(c.date()) for c in plan["train_cuts"]],
-              "scored_at": str(plan["end"].date()), "features": F}
+              "scored_at": str(plan["end"].date()), "features": F,
+              "churn_lightgbm": churn_params}
     return registry.register("behavior", write, params=params, metrics=metrics,
                              data={"train_rows": int(len(data)), "customers": int(len(scores))})
 

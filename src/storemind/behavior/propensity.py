@@ -1,5 +1,6 @@
 """Purchase propensity: P(at least one purchase in the next N days), for every active user
-(buyers and browsers), LightGBM calibrated on a validation split."""
+(buyers and browsers), LightGBM calibrated on the latest training snapshot (or on a validation
+split)."""
 from __future__ import annotations
 
 from storemind.behavior._gbm import CalibratedGBM
