@@ -9,7 +9,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import sys
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -202,23 +201,23 @@ class EventWriter:
                 results = await run_in_threadpool(
                     store_event_groups, self.store, [rows for rows, _ in batch], self.observers
                 )
-            except Exception:
+            except Exception as exc:
                 if len(batch) == 1:
-                    results = None
-                    _settle(batch[0][1], exc=sys.exc_info()[1])
+                    _settle(batch[0][1], exc=exc)
                 else:  # one request's failure must not fail the others: write them alone
-                    for rows, fut in batch:
-                        try:
-                            res = await run_in_threadpool(
-                                store_events, self.store, rows, self.observers
-                            )
-                            _settle(fut, res)
-                        except Exception as exc:
-                            _settle(fut, exc=exc)
-                    continue
-            if results is not None:
-                for (_, fut), res in zip(batch, results, strict=True):
-                    _settle(fut, res)
+                    await self._write_alone(batch)
+                continue
+            for (_, fut), res in zip(batch, results, strict=True):
+                _settle(fut, res)
+
+    async def _write_alone(self, batch: list[tuple[list[dict[str, Any]], asyncio.Future]]
+                           ) -> None:
+        for rows, fut in batch:
+            try:
+                _settle(fut, await run_in_threadpool(store_events, self.store, rows,
+                                                     self.observers))
+            except Exception as exc:
+                _settle(fut, exc=exc)
 
 
 def _settle(fut: asyncio.Future, result: Any = None, exc: BaseException | None = None) -> None:

@@ -178,14 +178,14 @@ class Store:
         source: str | Path | pd.DataFrame,
         *,
         mapping: Mapping[str, str] | None = None,
-        fmt: str | None = None,
-        source_name: str | None = None,
-        delimiter: str | None = None,
         defaults: Mapping[str, Any] | None = None,
         progress: bool = False,
         filtered: bool = False,
         return_keys: bool = False,
+        **options: Any,
     ) -> IngestReport:
+        """:meth:`ingest` and :meth:`append`; ``options`` (fmt, source_name, delimiter) go to
+        the ingester as they are."""
         schema = table_schema(table)
         with self._lock:
             if not filtered:  # a bulk write: the key filter rebuilds when next needed
@@ -199,12 +199,10 @@ class Store:
                     schema,
                     source,
                     mapping=dict(mapping or {}),
-                    fmt=fmt,
-                    source_name=source_name,
-                    delimiter=delimiter,
                     defaults={k: str(v) for k, v in (defaults or {}).items()},
                     key_filters=self._key_filters if filtered else None,
                     return_keys=return_keys,
+                    **options,
                 )
             finally:
                 if progress:
