@@ -24,6 +24,12 @@ def bench():
     module = importlib.util.module_from_spec(spec)
     sys.modules["bench_recommend"] = module
     spec.loader.exec_module(module)
+    import _recommend_data
+
+    # the harness's data, protocol and metric code lives in benchmarks/_recommend_data.py
+    for name in dir(_recommend_data):
+        if not name.startswith("__") and not hasattr(module, name):
+            setattr(module, name, getattr(_recommend_data, name))
     return module
 
 
@@ -124,11 +130,17 @@ def test_tiny_run_end_to_end(bench) -> None:
     options = bench.Options(budget=2, threads=1)
     specs = {s.name: s for s in bench.OURS + bench.REFERENCES}
     rows = [bench.run_spec(specs[name], proto, options, lambda msg: None)
-            for name in ("Popularity", "ItemKNN cosine", "implicit Cosine")]
+            for name in ("Popularity", "ItemKNN cosine", "ItemKNN BM25", "ALS",
+                         "Hybrid (LambdaRank)", "implicit Cosine")]
     for row in rows:
         assert row.metrics, row.error
         assert 0 <= row.metrics["NDCG@10"] <= 1 and row.n_configs >= 1
         assert row.fit_seconds >= 0 and row.peak_mib >= 0
+    hybrid = rows[4]
+    # the hybrid re-ranks the base models this run refitted, and tunes its ranker itself
+    assert set(hybrid.params["bases"].split("+")) == {"popularity", "itemknn", "als"}
+    assert hybrid.n_configs == 2 and hybrid.fit_seconds > rows[3].fit_seconds
     text = bench.report([(proto, rows)], options, "test", 1.0)
+    assert "Goal hybrid NDCG@10 >= 1.10x" in text
     assert "| Popularity | ours |" in text and "implicit Cosine" in text
     assert "Best reference NDCG@10" in text

@@ -178,3 +178,33 @@ def test_movielens_100k_temporal_minimum_quality():
     print(got)
     assert got["hybrid"] >= 0.1552 - 0.01
     assert got["hybrid"] >= max(v for n, v in got.items() if n != "hybrid") - 0.005
+
+
+def test_holdout_last_trains_on_each_users_last_event():
+    """With times that are only an order (leave-last-out data), the ranker's labels are each
+    user's last event; the walk is still learnt better than popularity."""
+    from storemind.recommend.tune import last_event_mask
+
+    frame = _events(n_users=160)
+    # times become positions in each user's sequence, the same for every user
+    frame = frame.sort_values(["user_id", "ts"]).assign(
+        ts=lambda f: f.groupby("user_id").cumcount())
+    inter = Interactions.from_frame(frame)
+    mask = last_event_mask(inter)
+    assert mask.sum() == inter.n_users  # every user has several events
+    last_ts = pd.Series(inter.ts).groupby(inter.users).max().to_numpy()
+    assert np.array_equal(inter.ts[mask][np.argsort(inter.users[mask])], last_ts)
+    models = {"popularity": Popularity(), "itemknn": ItemKNN(n_neighbors=20)}
+    hybrid = HybridRanker(holdout="last", n_estimators=40, random_state=0).fit(inter, models)
+    assert hybrid.cutoff_ == -1 and hybrid.train_stats_["users"] > 50
+    top, _ = hybrid.recommend(np.arange(inter.n_users), k=5)
+    block = inter.n_items // 4
+    taste = np.array([int(str(u)[1:]) % 4 for u in inter.user_ids])
+    item_block = np.array([int(str(i)[1:]) // block for i in inter.item_ids])
+    own = (item_block[top] == taste[:, None]).mean()
+    pop_top, _ = models["popularity"].recommend(np.arange(inter.n_users), k=5)
+    assert own > 0.75 and own > (item_block[pop_top] == taste[:, None]).mean() + 0.4
+    with pytest.raises(DataError, match="holdout"):
+        HybridRanker(holdout="sometimes").fit(inter, models)
+    with pytest.raises(DataError, match="holdout='time'"):
+        HybridRanker(holdout="last").fit(inter, models, cutoff=3)

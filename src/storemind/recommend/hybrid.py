@@ -43,6 +43,7 @@ from storemind.recommend._rank_features import (
     user_block,
     user_summary,
 )
+from storemind.recommend.tune import last_event_mask
 
 __all__ = ["HybridRanker", "history_scores", "clone_model"]
 
@@ -87,6 +88,10 @@ class HybridRanker(Recommender):
         The last part of the time span whose events label the ranker's training candidates.
     valid_days : float, optional
         The same as a number of days (overrides ``valid_fraction``).
+    holdout : {"time", "last"}
+        How the ranker's labels are held out: ``"time"`` cuts every user's history at one
+        moment (``valid_fraction`` / ``valid_days``); ``"last"`` holds out each user's last
+        event (for data whose times are only an order, e.g. leave-last-out sequences).
     max_train_users : int
         Most users whose candidates train the ranker (a random sample beyond it).
     n_estimators, learning_rate, num_leaves, min_child_samples, colsample_bytree, reg_lambda
@@ -112,7 +117,8 @@ class HybridRanker(Recommender):
     feature_names_ : list of str
         Feature columns of the ranker.
     cutoff_ : int
-        The time (seconds) separating the ranker's training history and labels.
+        The time (seconds) separating the ranker's training history and labels (-1 with
+        ``holdout="last"``).
     train_stats_ : dict
         Users, candidate pairs, candidate recall and times of the last fit.
     skipped_ : dict of str to str
@@ -125,6 +131,7 @@ class HybridRanker(Recommender):
         rank_depth: int = 200,
         valid_fraction: float = 0.2,
         valid_days: float | None = None,
+        holdout: str = "time",
         max_train_users: int = 20_000,
         n_estimators: int = 300,
         learning_rate: float = 0.05,
@@ -143,6 +150,7 @@ class HybridRanker(Recommender):
         self.rank_depth = rank_depth
         self.valid_fraction = valid_fraction
         self.valid_days = valid_days
+        self.holdout = holdout
         self.max_train_users = max_train_users
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -220,14 +228,23 @@ class HybridRanker(Recommender):
         t0 = time.perf_counter()
         if early_models is not None and cutoff is None:
             raise DataError("early_models needs the cutoff they were fitted before")
-        cutoff = self._cutoff(interactions) if cutoff is None else int(cutoff)
-        early = interactions.subset(interactions.ts < cutoff)
-        later_mask = (interactions.ts >= cutoff) & (interactions.weights > 0)
+        if self.holdout == "last":
+            if early_models is not None or cutoff is not None:
+                raise DataError("early_models and cutoff need holdout='time'")
+            cutoff = -1
+            later_mask = last_event_mask(interactions)
+            early = interactions.subset(~later_mask)
+            where = "each user's last event held out"
+        else:
+            cutoff = self._cutoff(interactions) if cutoff is None else int(cutoff)
+            early = interactions.subset(interactions.ts < cutoff)
+            later_mask = (interactions.ts >= cutoff) & (interactions.weights > 0)
+            where = f"time cut at {pd.Timestamp(cutoff, unit='s')}"
         if not (early.weights > 0).any() or not later_mask.any():
             raise DataError(
-                f"HybridRanker needs events on both sides of its time cut "
-                f"({pd.Timestamp(cutoff, unit='s')}): {int((early.weights > 0).sum())} before, "
-                f"{int(later_mask.sum())} after; give more history or change valid_fraction"
+                f"HybridRanker needs events on both sides of its holdout ({where}): "
+                f"{int((early.weights > 0).sum())} before, {int(later_mask.sum())} after; "
+                "give more history or change valid_fraction"
             )
         embeddings: dict[str, np.ndarray] = dict(item_embeddings or {})
         fitted: dict[str, Recommender] = {}
@@ -345,6 +362,8 @@ class HybridRanker(Recommender):
                 raise DataError(f"{name} must be a positive integer, got {v!r}")
         if not 0 < float(self.valid_fraction) < 1:
             raise DataError(f"valid_fraction must be in (0, 1), got {self.valid_fraction!r}")
+        if self.holdout not in ("time", "last"):
+            raise DataError(f"holdout must be 'time' or 'last', got {self.holdout!r}")
         if self.valid_days is not None and not float(self.valid_days) > 0:
             raise DataError(f"valid_days must be > 0 or None, got {self.valid_days!r}")
         if not 0 <= float(self.early_stopping_fraction) < 1:

@@ -61,9 +61,10 @@ class SASRec(Recommender):
     weight_decay : float
         Adam L2 penalty.
     epochs : int
-        Most passes over the users.
+        Most passes over the training windows (every user's whole sequence, cut into windows
+        of ``max_len + 1`` items).
     batch_size : int
-        Users per step.
+        Windows per step.
     patience : int
         With validation data, stop after this many evaluations without a better NDCG@10 and keep
         the best weights.
@@ -191,7 +192,7 @@ class SASRec(Recommender):
                    int(self.n_blocks), float(self.dropout))
         opt = torch.optim.Adam(net.parameters(), lr=float(self.lr),
                                weight_decay=float(self.weight_decay))
-        train_users = np.array([u for u, s in enumerate(seqs) if len(s) >= 2], dtype=np.int64)
+        windows = _windows(seqs, int(self.max_len))
         val_users, val_targets = None, None
         if valid is not None:
             val_users, val_targets = _targets(valid)
@@ -199,8 +200,6 @@ class SASRec(Recommender):
             val_users, val_targets = val_users[has], val_targets[has]
             if not len(val_users):
                 raise DataError("SASRec.fit valid has no weighted event of a user with history")
-        # a sequence longer than max_len + 1 trains on its last max_len + 1 items
-        window = int(self.max_len) + 1
         start = time.perf_counter()
         history: list[dict[str, float]] = []
         best, best_state, best_epoch, bad = -1.0, None, 0, 0
@@ -208,8 +207,8 @@ class SASRec(Recommender):
         for epoch in range(1, int(self.epochs) + 1):
             net.train()
             total, count = 0.0, 0
-            for batch in _batches(train_users, seqs, int(self.batch_size), rng):
-                chunk = [seqs[u][-window:] for u in batch]
+            for batch in _batches(windows, int(self.batch_size), rng):
+                chunk = [windows[w] for w in batch]
                 x = torch.from_numpy(_pad_left([s[:-1] for s in chunk], int(self.max_len)))
                 y = torch.from_numpy(_pad_left([s[1:] for s in chunk], int(self.max_len)))
                 real = y != 0
@@ -482,15 +481,31 @@ def _pad_left(seqs: Sequence[np.ndarray], max_len: int) -> np.ndarray:
     return out
 
 
-def _batches(users: np.ndarray, seqs: list[np.ndarray], size: int,
+def _windows(seqs: list[np.ndarray], max_len: int) -> list[np.ndarray]:
+    """Training windows of at most ``max_len + 1`` items covering every sequence.
+
+    A sequence longer than that is cut from its end into windows that overlap by one item, so
+    each of its items after the first is a target exactly once (with up to ``max_len`` items of
+    context). Sequences of fewer than two items teach nothing and are left out.
+    """
+    out = []
+    for seq in seqs:
+        end = len(seq)
+        while end >= 2:
+            out.append(seq[max(0, end - max_len - 1):end])
+            end -= max_len
+    return out
+
+
+def _batches(windows: list[np.ndarray], size: int,
              rng: np.random.Generator) -> Iterator[np.ndarray]:
-    """Shuffled batches of users of similar length (less padding), in random order."""
-    order = rng.permutation(users)
+    """Shuffled batches of windows of similar length (less padding), in random order."""
+    order = rng.permutation(len(windows))
     chunk = size * 32
     batches = []
     for lo in range(0, len(order), chunk):
         part = order[lo:lo + chunk]
-        part = part[np.argsort([len(seqs[u]) for u in part], kind="stable")]
+        part = part[np.argsort([len(windows[w]) for w in part], kind="stable")]
         batches.extend(part[j:j + size] for j in range(0, len(part), size))
     for b in rng.permutation(len(batches)):
         yield batches[b]

@@ -214,3 +214,17 @@ def tune(
         results[name] = TuneResult(name, {k: v for k, v in best.items() if base.get(k) != v},
                                    best_score, trials, time.perf_counter() - start, best_fit)
     return tuned, results
+
+
+def last_event_mask(interactions: Interactions) -> np.ndarray:
+    """Mask of each user's last weighted event (by time, then order), for users with two or
+    more weighted events."""
+    weighted = np.flatnonzero(interactions.weights > 0)
+    users = interactions.users[weighted]
+    order = weighted[np.lexsort((weighted, interactions.ts[weighted], users))]
+    u = interactions.users[order]
+    last = np.r_[u[1:] != u[:-1], True]
+    first = np.r_[True, u[1:] != u[:-1]]
+    mask = np.zeros(interactions.n_events, dtype=bool)
+    mask[order[last & ~first]] = True
+    return mask
