@@ -490,6 +490,8 @@ class Row:
     tuning_seconds: float = 0.0
     n_configs: int = 0
     error: str = ""
+    #: NDCG@10 of each test user (for paired confidence intervals between rows)
+    per_user: np.ndarray | None = None
 
 
 def run_spec(spec: Spec, proto: Protocol, options: Options, log: Callable[[str], None]) -> Row:
@@ -533,6 +535,7 @@ def run_spec(spec: Spec, proto: Protocol, options: Options, log: Callable[[str],
     fitted = out[-1][1] if isinstance(out, list) else out
     row.error = ""
     row.metrics = compute_metrics(proto.metrics, proto.test, fitted.top)
+    row.per_user = ev.ndcg_at_k(fitted.top, proto.test.relevant, 10, per_user=True)
     row.fit_seconds, row.peak_mib = fitted.fit_seconds, fitted.peak_mib
     log(f"  {spec.name} test: " + ", ".join(f"{k} {v:.4f}" for k, v in row.metrics.items())
         + f" (fit {row.fit_seconds:.1f} s, {row.peak_mib:.0f} MiB)")
@@ -554,6 +557,7 @@ def _run_self_tuned(spec: Spec, proto: Protocol, options: Options, log: Callable
     row.n_configs = fitted.info.get("n_configs", 1)
     row.params = fitted.info.get("params", dict(spec.default))
     row.metrics = compute_metrics(proto.metrics, proto.test, fitted.top)
+    row.per_user = ev.ndcg_at_k(fitted.top, proto.test.relevant, 10, per_user=True)
     row.fit_seconds, row.peak_mib = fitted.fit_seconds, fitted.peak_mib
     log(f"  {spec.name} test: " + ", ".join(f"{k} {v:.4f}" for k, v in row.metrics.items())
         + f" (fit {row.fit_seconds:.1f} s, {row.peak_mib:.0f} MiB)")
@@ -570,6 +574,29 @@ def _ratio_text(ours: float, ref: float) -> str:
         return "n/a"
     pct = (ours / ref - 1) * 100
     return f"{ours / ref:.2f}x ({pct:+.1f}%)"
+
+
+def paired_interval(a: np.ndarray, b: np.ndarray, n: int = 1000, seed: int = 0
+                    ) -> tuple[float, float]:
+    """95% paired bootstrap interval of mean(a - b) over users (resampling users)."""
+    d = np.asarray(a, np.float64) - np.asarray(b, np.float64)
+    d = d[np.isfinite(d)]
+    rng = np.random.default_rng(seed)
+    means = np.concatenate([d[rng.integers(0, len(d), (min(100, n - i), len(d)))].mean(axis=1)
+                            for i in range(0, n, 100)])
+    lo, hi = np.quantile(means, [0.025, 0.975])
+    return float(lo), float(hi)
+
+
+def _interval_text(a: Row, b: Row) -> str:
+    if a.per_user is None or b.per_user is None or len(a.per_user) != len(b.per_user):
+        return ""
+    lo, hi = paired_interval(a.per_user, b.per_user)
+    verdict = ("ahead" if lo > 0 else "behind" if hi < 0 else "no difference") + \
+        " at 95%"
+    return (f"; difference {a.metrics['NDCG@10'] - b.metrics['NDCG@10']:+.4f}, 95% paired "
+            f"bootstrap interval [{lo:+.4f}, {hi:+.4f}] over {len(a.per_user):,} users: "
+            f"{verdict}")
 
 
 def verdict(proto: Protocol, rows: list[Row]) -> list[str]:
@@ -613,7 +640,8 @@ def verdict(proto: Protocol, rows: list[Row]) -> list[str]:
         x, y = hybrid.metrics[main], best_ref.metrics[main]
         lines.append(f"- Goal hybrid {main} >= 1.10x the best reference ({best_ref.name}): "
                      + ("**met**" if x >= 1.1 * y else "**not met**")
-                     + f" ({x:.4f} vs {y:.4f} = {_ratio_text(x, y)}).")
+                     + f" ({x:.4f} vs {y:.4f} = {_ratio_text(x, y)}"
+                     + _interval_text(hybrid, best_ref) + ").")
         if proto.key == "retail":
             lines.append("- Goal: the full hybrid (base models, their copies, the ranker) "
                          "trains in under 5 minutes: "
@@ -623,7 +651,8 @@ def verdict(proto: Protocol, rows: list[Row]) -> list[str]:
     if "SASRec" in done and "RecBole SASRec" in done:
         x, y = done["SASRec"].metrics[main], done["RecBole SASRec"].metrics[main]
         lines.append(f"- Goal SASRec >= RecBole's SASRec on {main}: "
-                     + ("**met**" if x >= y else "**not met**") + f" ({x:.4f} vs {y:.4f}).")
+                     + ("**met**" if x >= y else "**not met**") + f" ({x:.4f} vs {y:.4f}"
+                     + _interval_text(done["SASRec"], done["RecBole SASRec"]) + ").")
     for name, values, note in proto.literature:
         got = done.get("SASRec")
         lines.append(f"- Literature: {name}: " + ", ".join(f"{k} {v:.4f}" for k, v in

@@ -144,3 +144,13 @@ def test_tiny_run_end_to_end(bench) -> None:
     assert "Goal hybrid NDCG@10 >= 1.10x" in text
     assert "| Popularity | ours |" in text and "implicit Cosine" in text
     assert "Best reference NDCG@10" in text
+
+
+def test_paired_interval(bench) -> None:
+    rng = np.random.default_rng(0)
+    b = rng.random(400)
+    assert bench.paired_interval(b, b) == (0.0, 0.0)
+    lo, hi = bench.paired_interval(b + 0.05 + rng.normal(0, 0.01, 400), b)
+    assert 0.04 < lo < 0.05 < hi < 0.06
+    lo, hi = bench.paired_interval(rng.random(50), rng.random(50))  # noise: spans 0
+    assert lo < 0 < hi
