@@ -231,3 +231,23 @@ if __name__ == "__main__":  # pragma: no cover - prints the numbers pinned above
     print(metrics, f"best epoch {model.best_epoch_}", f"{seconds:.1f} s")
     for row in model.history_:
         print(row)
+
+
+@pytest.mark.parametrize("stride", [None, 1, 3, 7])
+def test_training_windows_own_every_target_once(stride):
+    """Each item after a sequence's first is the target of exactly one window; with a stride,
+    a target owned by a later-cut window has at least max_len - stride items of history."""
+    from storemind.recommend.sasrec import _windows
+
+    max_len = 7
+    seqs = [np.arange(n) + 100 * n for n in (0, 1, 2, 5, 8, 9, 23, 40)]
+    windows, owned = _windows(seqs, max_len, stride or max_len)
+    assert len(windows) == len(owned)
+    targets = []
+    for w, own in zip(windows, owned, strict=True):
+        assert 2 <= len(w) <= max_len + 1 and 1 <= own <= len(w) - 1
+        targets += list(w[len(w) - own:])
+        if stride and w[0] % 100 != 0:  # not the earliest window of its sequence
+            assert len(w) - own - 1 >= max_len - stride
+    expected = [int(x) for s in seqs for x in s[1:]]
+    assert sorted(targets) == sorted(expected)

@@ -72,6 +72,12 @@ class SASRec(Recommender):
         Epochs between validation evaluations.
     dedupe_consecutive : bool
         Collapse runs of the same item (view, cart, purchase of one product) into one step.
+    train_stride : int or None
+        Step between the training windows of a long sequence. None (= ``max_len``): windows
+        do not overlap, so a window's first targets see little history. Smaller: windows
+        overlap and each target counts once, in the window where it has at least
+        ``max_len - train_stride`` items of history (as at serving time), for
+        ``max_len / train_stride`` times the training cost.
     max_seconds : float or None
         Stop training after this many seconds (checked after each epoch).
     n_threads : int or None
@@ -105,6 +111,7 @@ class SASRec(Recommender):
         patience: int = 3,
         eval_every: int = 1,
         dedupe_consecutive: bool = True,
+        train_stride: int | None = None,
         max_seconds: float | None = None,
         n_threads: int | None = None,
         verbose: bool = False,
@@ -122,6 +129,7 @@ class SASRec(Recommender):
         self.patience = patience
         self.eval_every = eval_every
         self.dedupe_consecutive = dedupe_consecutive
+        self.train_stride = train_stride
         self.max_seconds = max_seconds
         self.n_threads = n_threads
         self.verbose = verbose
@@ -163,6 +171,11 @@ class SASRec(Recommender):
         return self
 
     def _check_settings(self) -> None:
+        if self.train_stride is not None and not (
+                isinstance(self.train_stride, int | np.integer)
+                and 1 <= self.train_stride <= self.max_len):
+            raise DataError("SASRec train_stride must be None or an integer in [1, max_len], "
+                            f"got {self.train_stride!r}")
         ints = {"max_len": self.max_len, "hidden_size": self.hidden_size,
                 "n_heads": self.n_heads, "n_blocks": self.n_blocks, "epochs": self.epochs,
                 "batch_size": self.batch_size, "patience": self.patience,
@@ -192,7 +205,8 @@ class SASRec(Recommender):
                    int(self.n_blocks), float(self.dropout))
         opt = torch.optim.Adam(net.parameters(), lr=float(self.lr),
                                weight_decay=float(self.weight_decay))
-        windows = _windows(seqs, int(self.max_len))
+        windows, owned = _windows(seqs, int(self.max_len),
+                                  int(self.train_stride or self.max_len))
         val_users, val_targets = None, None
         if valid is not None:
             val_users, val_targets = _targets(valid)
@@ -211,7 +225,9 @@ class SASRec(Recommender):
                 chunk = [windows[w] for w in batch]
                 x = torch.from_numpy(_pad_left([s[:-1] for s in chunk], int(self.max_len)))
                 y = torch.from_numpy(_pad_left([s[1:] for s in chunk], int(self.max_len)))
-                real = y != 0
+                # a window's own targets are its last ones (left padding puts them at the end)
+                first = y.shape[1] - torch.from_numpy(owned[batch])
+                real = (y != 0) & (torch.arange(y.shape[1])[None, :] >= first[:, None])
                 logits = net.logits(net(x)[real])
                 loss = F.cross_entropy(logits, y[real] - 1)
                 opt.zero_grad(set_to_none=True)
@@ -481,20 +497,28 @@ def _pad_left(seqs: Sequence[np.ndarray], max_len: int) -> np.ndarray:
     return out
 
 
-def _windows(seqs: list[np.ndarray], max_len: int) -> list[np.ndarray]:
-    """Training windows of at most ``max_len + 1`` items covering every sequence.
+def _windows(seqs: list[np.ndarray], max_len: int, stride: int
+             ) -> tuple[list[np.ndarray], np.ndarray]:
+    """Training windows of at most ``max_len + 1`` items covering every sequence, and how many
+    of each window's last targets it owns.
 
-    A sequence longer than that is cut from its end into windows that overlap by one item, so
-    each of its items after the first is a target exactly once (with up to ``max_len`` items of
-    context). Sequences of fewer than two items teach nothing and are left out.
+    Windows are cut from a sequence's end every ``stride`` items. Each item after the first is
+    the target of exactly one window: the one where it has the most history before it (a
+    window owns its last ``stride`` targets; the earliest window of a sequence owns them all).
+    Sequences of fewer than two items teach nothing and are left out.
     """
-    out = []
+    out, owned = [], []
     for seq in seqs:
         end = len(seq)
         while end >= 2:
-            out.append(seq[max(0, end - max_len - 1):end])
-            end -= max_len
-    return out
+            start = max(0, end - max_len - 1)
+            out.append(seq[start:end])
+            if start == 0:
+                owned.append(end - 1)
+                break
+            owned.append(min(stride, end - start - 1))
+            end -= stride
+    return out, np.asarray(owned, dtype=np.int64)
 
 
 def _batches(windows: list[np.ndarray], size: int,
