@@ -33,9 +33,11 @@ PINNED = {
     # benchmark rows: Popularity 0.2201, EASE 0.1325, ALS 0.1335 (the hybrid here re-ranks
     # these three and item-kNN only, with the default ranker settings)
     "movielens": {"Popularity": 0.2201, "EASE": 0.1325, "ALS": 0.1335, "Hybrid": 0.2233},
-    "beauty": {"Popularity": 0.0, "ALS": 0.0, "SASRec": 0.0},
+    # benchmark rows: Popularity 0.0061, ALS 0.0329; SASRec 0.0586 after the 14 epochs the
+    # benchmark chose (4 here)
+    "beauty": {"Popularity": 0.0061, "ALS": 0.0329, "SASRec": 0.0245},
 }
-TOLERANCE = 0.01  # absolute NDCG@10
+TOLERANCE = {"movielens": 0.01, "beauty": 0.003}  # absolute NDCG@10
 
 
 @cache
@@ -92,10 +94,10 @@ def measure_beauty() -> dict[str, float]:
 def test_minimum_quality_on_the_benchmark_protocols(key: str) -> None:
     got = measure_movielens() if key == "movielens" else measure_beauty()
     for name, pinned in PINNED[key].items():
-        assert got[name] >= pinned - TOLERANCE, (key, name, got[name], pinned)
+        assert got[name] >= pinned - TOLERANCE[key], (key, name, got[name], pinned)
     if key == "movielens":
         # the hybrid re-ranks the others' candidates: it must not fall below the best of them
-        assert got["Hybrid"] >= max(v for n, v in got.items() if n != "Hybrid") - TOLERANCE
+        assert got["Hybrid"] >= max(v for n, v in got.items() if n != "Hybrid") - 0.01
     else:
         # a sequence model beats popularity by far on next-item prediction
         assert got["SASRec"] > 3 * got["Popularity"]
