@@ -609,7 +609,9 @@ def verdict(proto: Protocol, rows: list[Row]) -> list[str]:
     if refs and ours:
         best_ref = max(refs, key=lambda r: r.metrics[main])
         best_our = max(ours, key=lambda r: r.metrics[main])
-        ratio = best_our.metrics[main] / best_ref.metrics[main]
+        singles = [r for r in ours if not r.name.startswith("Hybrid")]
+        best_single = max((r.metrics[main] for r in singles), default=0.0)
+        ratio = best_single / best_ref.metrics[main]
         lines.append(
             f"- Best reference {main}: **{best_ref.name}** {best_ref.metrics[main]:.4f}. "
             f"Best of ours: **{best_our.name}** {best_our.metrics[main]:.4f} = "
@@ -691,6 +693,13 @@ def report(protocols: list[tuple[Protocol, list[Row]]], options: Options, comman
         f"{K} lists each model returned (RecBole's from `benchmarks/recbole_runner.py`). "
         "`fit s` and `peak MiB` are the final fit's wall time and peak resident memory above "
         "the process's level before the fit.",
+        "",
+        "On the neural rows: RecBole trains SASRec on every prefix of every sequence (one "
+        "target per training sample), ours on whole windows of the sequence (a target at every "
+        "position, cross-entropy over the whole catalogue for each), so in the same wall-clock "
+        "budget RecBole completes far fewer epochs (the `chosen` column shows them). That is "
+        "the comparison the goal asks for (the same budget), not a claim that RecBole's model "
+        "is worse when trained to convergence.",
         "",
     ]
     summary = []
