@@ -534,6 +534,12 @@ def run_spec(spec: Spec, proto: Protocol, options: Options, log: Callable[[str],
         return row
     fitted = out[-1][1] if isinstance(out, list) else out
     row.error = ""
+    return _score_test(spec, proto, fitted, row, log)
+
+
+def _score_test(spec: Spec, proto: Protocol, fitted: Fitted, row: Row,
+                log: Callable[[str], None]) -> Row:
+    """The test metrics (and per-user NDCG@10) of a final fit's top-k lists, into ``row``."""
     row.metrics = compute_metrics(proto.metrics, proto.test, fitted.top)
     row.per_user = ev.ndcg_at_k(fitted.top, proto.test.relevant, 10, per_user=True)
     row.fit_seconds, row.peak_mib = fitted.fit_seconds, fitted.peak_mib
@@ -556,12 +562,7 @@ def _run_self_tuned(spec: Spec, proto: Protocol, options: Options, log: Callable
     row.valid_ndcg = fitted.info.get("valid_ndcg", float("nan"))
     row.n_configs = fitted.info.get("n_configs", 1)
     row.params = fitted.info.get("params", dict(spec.default))
-    row.metrics = compute_metrics(proto.metrics, proto.test, fitted.top)
-    row.per_user = ev.ndcg_at_k(fitted.top, proto.test.relevant, 10, per_user=True)
-    row.fit_seconds, row.peak_mib = fitted.fit_seconds, fitted.peak_mib
-    log(f"  {spec.name} test: " + ", ".join(f"{k} {v:.4f}" for k, v in row.metrics.items())
-        + f" (fit {row.fit_seconds:.1f} s, {row.peak_mib:.0f} MiB)")
-    return row
+    return _score_test(spec, proto, fitted, row, log)
 
 
 # =============================================================================== report
@@ -754,7 +755,7 @@ def report(protocols: list[tuple[Protocol, list[Row]]], options: Options, comman
 
 # =============================================================================== main
 def _light(proto: Protocol) -> Protocol:
-    """The protocol without what the report does not read (fitted models, catalogue)."""
+    """The protocol without the catalogue, which the report does not read."""
     return dataclasses.replace(proto, catalogue=None)
 
 

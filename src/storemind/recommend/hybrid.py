@@ -226,8 +226,6 @@ class HybridRanker(Recommender):
             raise DataError("catalogue must be a DataFrame with an item_id column")
         rng = np.random.default_rng(self.random_state)
         t0 = time.perf_counter()
-        if early_models is not None and cutoff is None:
-            raise DataError("early_models needs the cutoff they were fitted before")
         if self.holdout == "last":
             if early_models is not None or cutoff is not None:
                 raise DataError("early_models and cutoff need holdout='time'")
@@ -236,6 +234,8 @@ class HybridRanker(Recommender):
             early = interactions.subset(~later_mask)
             where = "each user's last event held out"
         else:
+            if early_models is not None and cutoff is None:
+                raise DataError("early_models needs the cutoff they were fitted before")
             cutoff = self._cutoff(interactions) if cutoff is None else int(cutoff)
             early = interactions.subset(interactions.ts < cutoff)
             later_mask = (interactions.ts >= cutoff) & (interactions.weights > 0)

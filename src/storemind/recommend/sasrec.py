@@ -171,11 +171,6 @@ class SASRec(Recommender):
         return self
 
     def _check_settings(self) -> None:
-        if self.train_stride is not None and not (
-                isinstance(self.train_stride, int | np.integer)
-                and 1 <= self.train_stride <= self.max_len):
-            raise DataError("SASRec train_stride must be None or an integer in [1, max_len], "
-                            f"got {self.train_stride!r}")
         ints = {"max_len": self.max_len, "hidden_size": self.hidden_size,
                 "n_heads": self.n_heads, "n_blocks": self.n_blocks, "epochs": self.epochs,
                 "batch_size": self.batch_size, "patience": self.patience,
@@ -183,6 +178,11 @@ class SASRec(Recommender):
         for name, value in ints.items():
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
                 raise DataError(f"SASRec {name} must be a positive integer, got {value!r}")
+        if self.train_stride is not None and not (
+                isinstance(self.train_stride, int | np.integer)
+                and 1 <= self.train_stride <= self.max_len):
+            raise DataError("SASRec train_stride must be None or an integer in [1, max_len], "
+                            f"got {self.train_stride!r}")
         if self.hidden_size % self.n_heads:
             raise DataError(
                 f"SASRec hidden_size ({self.hidden_size}) must be a multiple of n_heads "
