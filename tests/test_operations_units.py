@@ -112,3 +112,79 @@ def test_forecaster_picks_a_model_and_intervals_cover():
     assert f.choice_["smooth"]  # something was chosen for the smooth class
     sat = out[out.ts.dt.dayofweek == 5].yhat.mean()
     assert sat > out[out.ts.dt.dayofweek != 5].yhat.mean() + 2  # weekly season kept
+
+
+def _shared_pattern(n_series: int = 12, T: int = 60, season: int = 12, noise: float = 3.0,
+                    seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    t = np.arange(T)
+    pattern = 20 + 8 * np.sin(2 * np.pi * t / season)
+    sizes = rng.uniform(0.5, 2.0, n_series)[:, None]
+    clean = sizes * pattern
+    return clean, clean + rng.normal(0, noise, (n_series, T))
+
+
+def test_low_rank_removes_noise_shared_by_a_group_and_keeps_nan():
+    from storemind.operations._base import low_rank
+
+    clean, noisy = _shared_pattern()
+    noisy[0, :5] = np.nan
+    smooth = low_rank(noisy, np.array(["g"] * 12), 1)
+    assert np.isnan(smooth[0, :5]).all() and not np.isnan(smooth[0, 5:]).any()
+    err_noisy = np.nanmean(np.abs(noisy - clean)[:, 5:])
+    err_smooth = np.nanmean(np.abs(smooth - clean)[:, 5:])
+    assert err_smooth < 0.6 * err_noisy
+    assert low_rank(noisy, None, 0) is noisy
+    # a group with no more series than the rank is left as it is
+    groups = np.array(["a", "a"] + ["b"] * 10)
+    np.testing.assert_array_equal(low_rank(noisy, groups, 3)[:2], noisy[:2])
+
+
+def test_lowrank_naive_chooses_smoothing_only_when_it_helps():
+    from storemind.operations._base import lowrank_naive
+
+    clean, noisy = _shared_pattern()
+    groups = np.array(["g"] * 12)
+    P, rank = lowrank_naive(noisy, 12, 12, groups)
+    naive = seasonal_naive(noisy, 12, 12)
+    future = clean[:, :12]  # the pattern repeats each season
+    assert rank > 0
+    assert np.abs(P - future).mean() < np.abs(naive - future).mean()
+    # exactly seasonal series with nothing in common: smoothing can only hurt, so rank 0
+    rng = np.random.default_rng(1)
+    exact = np.tile(rng.uniform(0, 50, (12, 12)), 5)
+    P0, rank0 = lowrank_naive(exact, 12, 12, groups)
+    assert rank0 == 0
+    np.testing.assert_allclose(P0, seasonal_naive(exact, 12, 12))
+
+
+def test_forecaster_uses_the_group_low_rank_history():
+    from storemind.operations import GBMForecaster
+
+    clean, noisy = _shared_pattern(n_series=16, T=72, noise=4.0)
+    days = pd.date_range("2024-01-01", periods=72, freq="D")
+    frame = pd.DataFrame({"series_id": np.repeat([f"s{k}" for k in range(16)], 72),
+                          "ts": np.tile(days, 16), "y": np.clip(noisy, 0, None).ravel(),
+                          "group": "dept"})
+    f = DemandForecaster(horizon=12, season_length=12,
+                         models=("seasonal_naive", "lowrank_naive"), random_state=0).fit(frame)
+    assert f.rank_ > 0 and "lowrank_naive" in f.choice_["smooth"]
+    g = GBMForecaster(horizon=12, season_length=12, covariates=(), n_estimators=20,
+                      random_state=0).fit(frame)
+    assert g.rank_ > 0 and "lag_season_lr" in g.features_
+    plain = GBMForecaster(horizon=12, season_length=12, covariates=(), n_estimators=20,
+                          lowrank=False, random_state=0).fit(frame)
+    assert "lag_season_lr" not in plain.features_
+
+
+def test_order_cycle_sets_the_order_up_to_level_and_is_checked():
+    fc = _policy_frame(10.0, "smooth")
+    weekly = reorder_policy(fc, lead_time=5.0, review_period=7, service_level=0.9).iloc[0]
+    daily = reorder_policy(fc, lead_time=5.0, review_period=1, order_cycle=7,
+                           service_level=0.9).iloc[0]
+    plain = reorder_policy(fc, lead_time=5.0, review_period=1, service_level=0.9).iloc[0]
+    assert daily.reorder_point == weekly.reorder_point == plain.reorder_point
+    assert daily.order_up_to == weekly.order_up_to > plain.order_up_to
+    assert daily.order_cycle_days == 7 and plain.order_cycle_days == 1
+    with pytest.raises(DataError, match="order_cycle"):
+        reorder_policy(fc, review_period=1, order_cycle=0.5)

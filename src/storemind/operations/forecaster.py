@@ -21,14 +21,14 @@ import numpy as np
 import pandas as pd
 
 from storemind.errors import DataError
-from storemind.operations._base import Forecaster
+from storemind.operations._base import Forecaster, lowrank_naive
 from storemind.operations._grid import FREQS, Grid
 from storemind.operations.baselines import STAT_MODELS, stat_forecast
 from storemind.operations.gbm import GBMForecaster
 
 __all__ = ["DemandForecaster", "MODELS", "demand_class"]
 
-MODELS = (*STAT_MODELS, "gbm")
+MODELS = (*STAT_MODELS, "lowrank_naive", "gbm")
 CLASSES = ("smooth", "intermittent")
 
 
@@ -62,8 +62,10 @@ class DemandForecaster(Forecaster):
     horizon : int
         Periods forecast ahead, and the length of each backtest window.
     models : tuple of str
-        Among ``seasonal_naive``, ``ets``, ``theta``, ``croston``, ``adida`` (statsforecast)
-        and ``gbm`` (:class:`GBMForecaster`).
+        Among ``seasonal_naive``, ``ets``, ``theta``, ``croston``, ``adida`` (statsforecast),
+        ``lowrank_naive`` (seasonal naive on the history smoothed by a low-rank approximation
+        across the series of each ``group``, rank chosen on the history) and ``gbm``
+        (:class:`GBMForecaster`).
     covariates : tuple of str
         Known-in-advance columns passed to the GBM.
     n_windows : int
@@ -106,7 +108,10 @@ class DemandForecaster(Forecaster):
 
     def _run(self, grid: Grid, names: list[str], h: int) -> dict[str, np.ndarray]:
         out = stat_forecast(grid.Y, h, int(self.season_length),
-                            [m for m in names if m != "gbm"], n_jobs=int(self.n_jobs))
+                            [m for m in names if m in STAT_MODELS], n_jobs=int(self.n_jobs))
+        if "lowrank_naive" in names:
+            out["lowrank_naive"], self.rank_ = lowrank_naive(grid.Y, h, int(self.season_length),
+                                                             grid.groups)
         if "gbm" in names:
             g = GBMForecaster(freq=self.freq, season_length=self.season_length, horizon=h,
                               covariates=self.covariates, n_jobs=max(int(self.n_jobs), 1),

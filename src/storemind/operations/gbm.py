@@ -3,8 +3,9 @@
 Strategy: **direct multi-step** with the step as a feature (no recursion, so errors do not
 feed back). A training row is (series, forecast origin ``o``, step ``h``); its features are
 known at ``o`` (recent means, the value one or two seasons before the target, zero share,
-trend) or known in advance for the target period (calendar, holiday, price, promotion and any
-other covariate given), and its target is the demand at ``o + h``. Everything is divided by the
+trend; with groups, the same seasonal lags smoothed across the group's series) or known in
+advance for the target period (calendar, holiday, price, promotion and any other covariate
+given), and its target is the demand at ``o + h``. Everything is divided by the
 series' recent mean level (its *scale*) so small and large series share one model; rows are
 weighted by that scale, so the loss matches the absolute error of the original series.
 """
@@ -15,7 +16,7 @@ import pandas as pd
 
 from storemind._base import check_random_state
 from storemind.errors import DataError
-from storemind.operations._base import Forecaster
+from storemind.operations._base import Forecaster, low_rank, lowrank_naive
 from storemind.operations._grid import Grid
 
 __all__ = ["GBMForecaster", "gbm_features"]
@@ -72,8 +73,10 @@ class _Windows:
 
 def gbm_features(grid: Grid, W: _Windows, i: np.ndarray, o: np.ndarray, h: np.ndarray,
                  season: int, freq: str, floor: float, group_codes: np.ndarray | None,
-                 dates: pd.DatetimeIndex) -> tuple[pd.DataFrame, np.ndarray]:
-    """Feature rows for (series ``i``, origin ``o``, step ``h``) and each row's scale."""
+                 dates: pd.DatetimeIndex, smooth: _Windows | None = None
+                 ) -> tuple[pd.DataFrame, np.ndarray]:
+    """Feature rows for (series ``i``, origin ``o``, step ``h``) and each row's scale;
+    ``smooth`` (windows over the low-rank history) adds its seasonal lags."""
     sw = season if season >= 13 else 4 * season
     short = 4 if freq == "W" else 7
     m, sd, n, pos = W.window(i, o, sw)
@@ -109,6 +112,12 @@ def gbm_features(grid: Grid, W: _Windows, i: np.ndarray, o: np.ndarray, h: np.nd
             F["price_ratio"] = x / (M[i, o] + 1e-9)
     if group_codes is not None:
         F["group"] = group_codes[i].astype(float)
+    if smooth is not None:  # the same two lags, from the group's low-rank history
+        F["lag_season_lr"] = smooth.at(i, t - k * season, o) / scale
+        near = np.stack([smooth.at(i, t - k * season + d, o) for d in (-1, 0, 1)])
+        cnt = (~np.isnan(near)).sum(0)
+        F["lag_season_smooth_lr"] = np.where(cnt > 0, np.nansum(near, 0) / np.maximum(cnt, 1),
+                                             np.nan) / scale
     return pd.DataFrame(F), scale
 
 
@@ -134,6 +143,11 @@ class GBMForecaster(Forecaster):
     objective : str
         LightGBM objective on the scaled target (``"l1"`` targets the median, ``"l2"`` the
         mean).
+    lowrank : bool
+        With a ``group`` column, also give the seasonal lags of the history smoothed across
+        each group's series by :func:`~storemind.operations._base.low_rank` (rank chosen on
+        the history by :func:`~storemind.operations._base.lowrank_naive`; ``rank_`` after
+        fitting, 0 when no smoothing helped).
     n_jobs : int
         LightGBM threads.
     random_state : int, optional
@@ -144,8 +158,8 @@ class GBMForecaster(Forecaster):
                  covariates: tuple[str, ...] = ("price", "promo", "is_holiday"),
                  origin_step: int = 1, max_rows: int = 300_000, n_estimators: int = 300,
                  learning_rate: float = 0.05, num_leaves: int = 31,
-                 min_child_samples: int = 50, objective: str = "l1", n_jobs: int = 2,
-                 random_state: int | None = None):
+                 min_child_samples: int = 50, objective: str = "l1", lowrank: bool = True,
+                 n_jobs: int = 2, random_state: int | None = None):
         self.freq = freq
         self.season_length = season_length
         self.horizon = horizon
@@ -157,6 +171,7 @@ class GBMForecaster(Forecaster):
         self.num_leaves = num_leaves
         self.min_child_samples = min_child_samples
         self.objective = objective
+        self.lowrank = lowrank
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -210,7 +225,12 @@ class GBMForecaster(Forecaster):
         if len(idx) > int(self.max_rows):
             idx = np.sort(rng.choice(idx, int(self.max_rows), replace=False))
         i_t, o_t, h_t = i_all[idx], o_all[idx], h_all[idx]
-        X, scale = gbm_features(grid, W, i_t, o_t, h_t, season, self.freq, floor, codes, dates)
+        Ws = None
+        self.rank_ = 0
+        if self.lowrank and grid.groups is not None:
+            self.rank_ = lowrank_naive(grid.Y, H, season, grid.groups)[1]
+            Ws = _Windows(low_rank(grid.Y, grid.groups, self.rank_)) if self.rank_ else None
+        X, scale = gbm_features(grid, W, i_t, o_t, h_t, season, self.freq, floor, codes, dates, Ws)
         y = W.Z[i_t, o_t + h_t] / scale
         params = {"objective": self.objective, "learning_rate": self.learning_rate,
                   "num_leaves": self.num_leaves, "min_data_in_leaf": self.min_child_samples,
@@ -225,7 +245,7 @@ class GBMForecaster(Forecaster):
         i_p = np.repeat(np.arange(n_series), h)
         o_p = np.full(len(i_p), T - 1)
         h_p = np.tile(np.arange(1, h + 1), n_series)
-        Xp, sp = gbm_features(grid, W, i_p, o_p, h_p, season, self.freq, floor, codes, dates)
+        Xp, sp = gbm_features(grid, W, i_p, o_p, h_p, season, self.freq, floor, codes, dates, Ws)
         P = np.clip(booster.predict(Xp) * sp, 0, None).reshape(n_series, h)
         return np.where(started[:, None], P, 0.0)
 

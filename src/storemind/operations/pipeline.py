@@ -40,7 +40,7 @@ __all__ = ["train", "evaluate", "reorder_plan", "alerts", "load_demand", "load_f
            "DEFAULT_LEAD_TIME_DAYS"]
 
 DAILY_MODELS = ("seasonal_naive", "croston", "adida", "gbm")
-WEEKLY_MODELS = ("seasonal_naive", "gbm")
+WEEKLY_MODELS = ("seasonal_naive", "lowrank_naive", "gbm")
 SERVICE_LEVEL = 0.95
 REVIEW_PERIOD_DAYS = 7.0
 DEFAULT_LEAD_TIME_DAYS = 7.0

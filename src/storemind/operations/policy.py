@@ -1,12 +1,15 @@
 """Inventory policy per product from its forecast distribution: reorder point, order-up-to
 level and the quantity to order now.
 
-A periodic-review (s, S) policy: every ``review_period`` days the position (on hand plus on
-order) is compared with the reorder point ``s``, the demand quantile over the lead time; when
-it is at or below, an order brings it up to ``S``, the quantile of demand over lead time plus
-review period. The quantile is the target cycle service level.
+An (s, S) policy: every ``review_period`` days the position (on hand plus on order) is
+compared with the reorder point ``s``, the demand quantile over the lead time; when it is at
+or below, an order brings it up to ``S``, the quantile of demand over the lead time plus the
+order cycle (the days of demand one order should cover: the review period unless
+``order_cycle`` is longer). ``review_period=1`` with ``order_cycle=7`` is continuous review
+ordering about a week of demand at a time; ``review_period=7`` alone is a weekly review. The
+quantile is the target cycle service level.
 
-Demand over ``P`` days (``P`` = lead time, or lead time + review period) has mean the sum of
+Demand over ``P`` days (``P`` = lead time, or lead time + order cycle) has mean the sum of
 the daily forecasts (their mean repeated beyond the horizon). Its spread:
 
 * **smooth** products: normal, with the per-day standard deviation read off the conformal
@@ -74,6 +77,7 @@ def lead_time_quantile(mean: np.ndarray, sd: np.ndarray, vmr: np.ndarray,
 
 def reorder_policy(forecast: pd.DataFrame, history: np.ndarray | None = None, *,
                    lead_time: float | pd.Series = 7.0, review_period: float = 7.0,
+                   order_cycle: float | None = None,
                    service_level: float = 0.95, level: float = 0.9,
                    series_ids: np.ndarray | None = None) -> pd.DataFrame:
     """Policy per series from a :class:`DemandForecaster` forecast frame.
@@ -90,6 +94,9 @@ def reorder_policy(forecast: pd.DataFrame, history: np.ndarray | None = None, *,
         (missing ones get its median, or 7).
     review_period : float
         Days between reviews (1 = daily review).
+    order_cycle : float, optional
+        Days of demand an order should cover beyond the lead time; at least (and by default)
+        the review period.
     service_level : float
         Target probability of no stock-out within a cycle, e.g. 0.95.
     level : float
@@ -100,13 +107,17 @@ def reorder_policy(forecast: pd.DataFrame, history: np.ndarray | None = None, *,
     Returns
     -------
     DataFrame
-        One row per series: ``series_id, lead_time_days, review_period_days, daily_mean,
+        One row per series: ``series_id, lead_time_days, review_period_days,
+        order_cycle_days, daily_mean,
         demand_lead_time, demand_protection, method, reorder_point, order_up_to``.
     """
     if not 0 < service_level < 1:
         raise DataError(f"service_level must be in (0, 1); got {service_level}")
     if review_period < 1:
         raise DataError(f"review_period must be at least 1 day; got {review_period}")
+    if order_cycle is not None and not order_cycle >= 1:
+        raise DataError(f"order_cycle must be at least 1 day; got {order_cycle}")
+    cycle = max(float(review_period), float(order_cycle or 0))
     need = {"series_id", "step", "yhat", "lower", "upper", "demand_class"}
     if missing := need - set(forecast.columns):
         raise DataError(f"forecast frame lacks columns {sorted(missing)}")
@@ -136,12 +147,12 @@ def reorder_policy(forecast: pd.DataFrame, history: np.ndarray | None = None, *,
         return mean, np.sqrt(var)
 
     m_l, s_l = over(lt)
-    m_p, s_p = over(lt + review_period)
+    m_p, s_p = over(lt + cycle)
     discrete = (cls == "intermittent") | (daily < 1.0)
     if history is not None:
         order = pd.Index(series_ids if series_ids is not None else ids).get_indexer(ids)
         hist = np.where(order[:, None] >= 0, history[np.clip(order, 0, None)], np.nan)
-        vmr_l, vmr_p = _by_window(hist, lt), _by_window(hist, lt + review_period)
+        vmr_l, vmr_p = _by_window(hist, lt), _by_window(hist, lt + cycle)
     else:
         vmr_l = vmr_p = np.ones(n)
     rop = lead_time_quantile(m_l, s_l, vmr_l, discrete, service_level)
@@ -151,6 +162,7 @@ def reorder_policy(forecast: pd.DataFrame, history: np.ndarray | None = None, *,
                       "normal")
     return pd.DataFrame({
         "series_id": ids, "lead_time_days": lt, "review_period_days": float(review_period),
+        "order_cycle_days": cycle,
         "daily_mean": daily, "demand_lead_time": m_l, "demand_protection": m_p,
         "method": method, "reorder_point": np.ceil(rop), "order_up_to": np.ceil(s_up),
     })
