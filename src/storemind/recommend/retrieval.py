@@ -106,7 +106,7 @@ class TopKIndex:
         mask = _as_mask(exclude, self.n_items)
         if self._index is None:
             return self.exact(q, k, mask)
-        n_excl = 0 if mask is None else int(mask.sum())
+        n_excl = 0 if mask is None else int(np.count_nonzero(mask))
         ask = min(self.n_items, k + n_excl + 8)
         if ask > 2048:  # a huge exclusion list: the index would be slower than a scan
             return self.exact(q, k, mask)

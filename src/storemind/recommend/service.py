@@ -474,8 +474,7 @@ class RecommendService:
                    exclude_seen: bool, exclude_purchased: bool, category: str | None,
                    max_price: float | None) -> dict[str, Any]:
         items, weights, is_live = snap.user_history(user_id, live)
-        drop = self._filters(snap, category, max_price)
-        exclude = drop.copy()
+        exclude = self._filters(snap, category, max_price)  # a fresh mask, ours to change
         if exclude_seen and len(items):
             exclude[items[weights > 0]] = True
         u = snap.user_pos.get(user_id, -1)
