@@ -8,8 +8,9 @@ to benchmarks/results/marketing_<section>.json and the page is rebuilt from what
   same fold file for everyone. Ours vs scikit-uplift (two models, class transformation) and
   causalml (uplift random forest, X-learner) run from .bench-venv-marketing in a subprocess.
   Metrics (storemind.evaluation = scikit-uplift's definitions) per held-out fold, averaged.
-  Ours: the five learners with defaults, AutoUplift (learner + base model picked by inner
-  cross-validated Qini inside each training fold) and each of its default candidates.
+  Ours: the five learners with defaults, AutoUplift (the average of its default candidates;
+  and its "select" mode, picked by inner cross-validated Qini inside each training fold) and
+  each of its default candidates.
   ``--outcomes visit`` (or conversion) reruns one outcome (ours and the references in the
   same run) and keeps the other's saved rows; each table says which run it comes from.
 - ctr: Open Bandit (all three campaigns, both policies), last 20% of impressions by time as
@@ -83,7 +84,10 @@ def _our_uplift_models() -> dict:
         ("S-learner", LEARNERS["s"]), ("T-learner", LEARNERS["t"]),
         ("X-learner", LEARNERS["x"]), ("DR-learner", LEARNERS["dr"]),
         ("class transformation", LEARNERS["class_transformation"]))}
-    models["storemind AutoUplift (inner 3-fold Qini)"] = lambda: AutoUplift(random_state=0)
+    models["storemind AutoUplift (average of its 5 candidates)"] = \
+        lambda: AutoUplift(random_state=0)
+    models["storemind AutoUplift select (inner 3-fold Qini)"] = \
+        lambda: AutoUplift(combine="select", random_state=0)
     for name in DEFAULT_CANDIDATES:
         if name == "s_lightgbm":
             continue
@@ -127,7 +131,7 @@ def hillstrom(args) -> None:
                 m.fit(X[~test], arms[~test], y[~test])
                 secs.append(time.perf_counter() - t0)
                 score[test] = m.predict_uplift(X[test])[:, 0]
-                if hasattr(m, "selected_"):
+                if getattr(m, "combine", None) == "select":
                     picks.setdefault(outcome, []).append(
                         {"fold": f, "selected": m.selected_,
                          "cv_qini": {k: round(v, 4) for k, v in m.cv_qini_.items()}})
@@ -275,10 +279,13 @@ def render() -> None:
                   "coefficient = `qini_auc_score`, AUUC = `uplift_auc_score`, uplift@30% "
                   "overall), mean over folds; fit time = mean seconds per fold fit (single "
                   "thread for everyone). The five learners use LightGBM defaults (100 trees, 15 "
-                  "leaves, min 100 rows per leaf), no tuning. AutoUplift chooses, inside each "
-                  "training fold, among its default candidates by 3-fold inner cross-validated "
-                  "Qini (the held-out fold is never seen) and keeps the winner's 3 inner-fold "
-                  "fits as its bags; its fit time includes the whole search. The `candidate` "
+                  "leaves, min 100 rows per leaf), no tuning. AutoUplift (the default, "
+                  "`combine='average'`) fits each of its 5 default candidates on the training "
+                  "fold and averages their uplift; its fit time is all 5 fits. AutoUplift "
+                  "select chooses, inside each training fold, among the same candidates by "
+                  "3-fold inner cross-validated Qini (the held-out fold is never seen) and "
+                  "keeps the winner's 3 inner-fold fits as its bags; its fit time includes the "
+                  "whole search. The `candidate` "
                   "rows are the other default candidates fitted as plain learners on the same "
                   "folds (`s_lightgbm` is the S-learner row): `_lightgbm_rare` = 4 leaves and "
                   "about 20 positives per leaf at least; `_linear` = L2 logistic regression "
@@ -297,7 +304,7 @@ def render() -> None:
                   r["fit_s"]] for r in rs]), ""]
             picks = d.get("picks", {}).get(outcome)
             if picks:
-                parts += ["AutoUplift's pick per outer fold (inner-CV Qini of the winner): "
+                parts += ["AutoUplift select's pick per outer fold (inner-CV Qini of the winner): "
                           + "; ".join(f"fold {p['fold']}: {p['selected']} "
                                       f"({p['cv_qini'][p['selected']]:.4f})" for p in picks)
                           + ".", ""]

@@ -93,7 +93,7 @@ def test_bad_base_is_refused():
 
 def test_auto_picks_the_right_family_and_scores_every_candidate():
     X, arm, y = _linear_world()
-    m = AutoUplift(candidates=["t_linear", "class_transformation_lightgbm"],
+    m = AutoUplift(candidates=["t_linear", "class_transformation_lightgbm"], combine="select",
                    random_state=0).fit(X, arm, y)
     assert set(m.cv_qini_) == {"t_linear", "class_transformation_lightgbm"}
     assert all(len(v) == 3 for v in m.cv_qini_folds_.values())
@@ -108,7 +108,7 @@ def test_auto_picks_the_right_family_and_scores_every_candidate():
 def test_auto_held_out_quality_on_planted_effects():
     X, arm, y, true = _planted(4000)
     test = uplift_folds(arm, 4, 0) == 0
-    m = AutoUplift(random_state=0).fit(X[~test], arm[~test], y[~test])
+    m = AutoUplift(combine="select", random_state=0).fit(X[~test], arm[~test], y[~test])
     assert m.selected_ in DEFAULT_CANDIDATES
     u = m.predict_uplift(X[test])
     got = uplift_metrics(y[test], arm[test], u, m.treatments_, "control")
@@ -121,7 +121,7 @@ def test_auto_continuous_outcome_and_bad_candidates():
     X, arm, y, _ = _planted(1500)
     spend = y * np.random.default_rng(0).gamma(2.0, 20.0, len(y))
     m = AutoUplift(candidates=["t_lightgbm", "class_transformation_linear", "t_linear"],
-                   random_state=0).fit(X, arm, spend)
+                   combine="select", random_state=0).fit(X, arm, spend)
     assert "class_transformation_linear" not in m.cv_qini_  # needs a binary outcome
     assert m.predict_uplift(X).shape == (len(X), 2)
     with pytest.raises(DataError, match="unknown candidate"):
@@ -130,7 +130,35 @@ def test_auto_continuous_outcome_and_bad_candidates():
         AutoUplift(n_inner_folds=1).fit(X, arm, y)
     with pytest.raises(DataError, match="candidates"):
         AutoUplift(candidates=[]).fit(X, arm, y)
+    with pytest.raises(DataError, match="combine"):
+        AutoUplift(combine="vote").fit(X, arm, y)
     assert {"t_linear", "dr_lightgbm_rare", "s_linear_strong"} <= set(AUTO_CANDIDATES)
+
+
+def test_auto_average_is_the_mean_of_its_candidates_refitted_on_all_rows(tmp_path):
+    X, arm, y, true = _planted(4000)
+    test = uplift_folds(arm, 4, 0) == 0
+    names = ["t_linear", "s_lightgbm", "t_lightgbm_rare"]
+    m = AutoUplift(candidates=names, random_state=0).fit(X[~test], arm[~test], y[~test])
+    assert m.members_ == names and m.selected_ == "average" and len(m.models_) == 3
+    assert m.cv_qini_ == {}
+    singles = []
+    for i, name in enumerate(names):
+        one = AutoUplift(candidates=[name], random_state=0)
+        A, t, yy = one._prepare(X[~test], arm[~test], y[~test])  # sets what _learner copies
+        bag = one._learner(name)._fit_bag(A, t, yy, np.random.default_rng([0, i]))
+        assert bag == m.models_[i]  # each member is that candidate fitted on every row
+        singles.append(m._per_bag(X[test])[i])
+    u = m.predict_uplift(X[test])
+    np.testing.assert_allclose(u, np.mean(singles, axis=0))
+    lo, hi = m.predict_interval(X[test])
+    assert (lo <= u + 1e-12).all() and (u <= hi + 1e-12).all() and (hi > lo).mean() > 0.9
+    got = uplift_metrics(y[test], arm[test], u, m.treatments_, "control")
+    # measured: held-out qini mail 0.168, sms 0.066; corr with the planted effect 0.90
+    assert got["mail"]["qini"] > 0.1 and got["sms"]["qini"] > 0.03
+    assert np.corrcoef(u[:, 0], true[test, 0])[0, 1] > 0.6
+    m.save(tmp_path / "auto")
+    np.testing.assert_allclose(AutoUplift.load(tmp_path / "auto").predict_uplift(X[test]), u)
 
 
 _X, _arm, _y, _ = _planted(600, seed=3)
