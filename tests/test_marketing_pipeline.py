@@ -3,6 +3,7 @@ insights and the dashboard page; and the plan's true profit against the planted 
 from __future__ import annotations
 
 import io
+import json
 import time
 
 import pandas as pd
@@ -86,6 +87,28 @@ def test_http_plan_json_and_csv_and_insights(world):
     html = client.get("/dashboard/marketing")
     assert html.status_code == 200 and 'id="marketing-qini"' in html.text
     assert "marketing-insights" in html.text
+    # every compared learner's curves, and a plan for the default budget
+    for name in ("T-learner", "X-learner", "DR-learner"):
+        assert name in html.text
+    assert 'id="marketing-plan"' in html.text and "Most profitable targets" in html.text
+    small = client.get("/dashboard/marketing", params={"budget": "3"})
+    rows = small.text.split('id="marketing-plan-rows"')[1].split("</table>")[0]
+    assert 1 <= rows.count("<tr><td>") <= 3  # cost 1 per offer: at most 3 customers
+    for bad, msg in (("-5", "budget must be a number &gt;= 0"),
+                     ("lots", "budget must be a number; got")):
+        r = client.get("/dashboard/marketing", params={"budget": bad})
+        assert r.status_code == 200 and 'id="marketing-plan-error"' in r.text
+        assert msg in r.text, r.text[-2000:]
+    # a model saved before every learner's curves were kept still renders its own
+    path = world["version"].path / "curves.json"
+    saved = path.read_text()
+    try:
+        old = json.loads(saved)
+        path.write_text(json.dumps(old["models"][old["best"]]))
+        r = client.get("/dashboard/marketing")
+        assert r.status_code == 200 and 'id="marketing-qini"' in r.text
+    finally:
+        path.write_text(saved)
 
 
 def test_store_without_campaign_says_so(tmp_path):

@@ -72,7 +72,8 @@ def _compare(X: pd.DataFrame, arms: np.ndarray, y: np.ndarray, seed: int
     for arm, vals in detail[best]["metrics"].items():
         for k, v in vals.items():
             metrics[f"holdout_{k}_{arm}"] = float(v)
-    return best, metrics, detail[best]["curves"]
+    # every learner's holdout curves, for the dashboard's comparison
+    return best, metrics, {"best": best, "models": {n: d["curves"] for n, d in detail.items()}}
 
 
 def evaluate(store: Any, settings: Any = None, *, outcome: str = "converted",
