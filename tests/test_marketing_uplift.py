@@ -94,7 +94,9 @@ def test_folds_and_metrics_on_held_out_rows():
     assert perfect["mail"]["qini"] > shuffled["mail"]["qini"] + 0.05
 
 
-def test_hillstrom_minimum_quality(data_dir):
+def _hillstrom_womens(data_dir):
+    """Hillstrom's Womens E-Mail and No E-Mail rows, as the benchmark reads them:
+    (features, exposures)."""
     from storemind.datasets import read_hillstrom
     from storemind.marketing._features import _attributes
 
@@ -103,6 +105,11 @@ def test_hillstrom_minimum_quality(data_dir):
     X = _attributes(fr["users"]["attributes"]).drop(columns=["history_segment"])
     keep = e.arm.isin(["Womens E-Mail", "No E-Mail"]).to_numpy()
     X, e = X[keep].reset_index(drop=True), e[keep].reset_index(drop=True)
+    return X, e
+
+
+def test_hillstrom_minimum_quality(data_dir):
+    X, e = _hillstrom_womens(data_dir)
     arms, y = e.arm.to_numpy(), e.visited.to_numpy(float)
     test = uplift_folds(arms, 5, 0) == 0
     m = TLearner(random_state=0).fit(X[~test], arms[~test], y[~test])
@@ -121,16 +128,10 @@ def test_hillstrom_autouplift_conversion_pinned_to_the_benchmark(data_dir):
     of the benchmark. benchmarks/marketing.py --sections hillstrom (2026-11-29) measured
     Qini per fold 0.1683, 0.0781, 0.1379, 0.0012, 0.0574 (mean 0.0886; the best reference,
     scikit-uplift TwoModels, 0.0654)."""
-    from storemind.datasets import read_hillstrom
     from storemind.evaluation import qini_coefficient
     from storemind.marketing import AutoUplift
-    from storemind.marketing._features import _attributes
 
-    fr = read_hillstrom(data_dir)
-    e = fr["exposures"]
-    X = _attributes(fr["users"]["attributes"]).drop(columns=["history_segment"])
-    keep = e.arm.isin(["Womens E-Mail", "No E-Mail"]).to_numpy()
-    X, e = X[keep].reset_index(drop=True), e[keep].reset_index(drop=True)
+    X, e = _hillstrom_womens(data_dir)
     arms, y = e.arm.to_numpy(), e.converted.to_numpy(float)
     t = (arms == "Womens E-Mail").astype(int)
     folds = uplift_folds(arms, 5, 0)
