@@ -34,7 +34,6 @@ def seasonal_naive(Y: np.ndarray, h: int, season: int) -> np.ndarray:
     return np.where((valid >= season)[:, None], seas, mean[:, None])
 
 
-
 def low_rank(Y: np.ndarray, groups: np.ndarray | None, rank: int) -> np.ndarray:
     """Each group's series (rows of ``Y`` sharing a ``groups`` value, e.g. one department
     across stores) replaced by the group's mean plus the best rank-``rank`` approximation of

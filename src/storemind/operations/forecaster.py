@@ -109,13 +109,15 @@ class DemandForecaster(Forecaster):
     def _run(self, grid: Grid, names: list[str], h: int) -> dict[str, np.ndarray]:
         out = stat_forecast(grid.Y, h, int(self.season_length),
                             [m for m in names if m in STAT_MODELS], n_jobs=int(self.n_jobs))
+        gbm_params = dict(self.gbm_params or {})
         if "lowrank_naive" in names:
             out["lowrank_naive"], self.rank_ = lowrank_naive(grid.Y, h, int(self.season_length),
                                                              grid.groups)
+            gbm_params.setdefault("lowrank", self.rank_)  # the same history: no second search
         if "gbm" in names:
             g = GBMForecaster(freq=self.freq, season_length=self.season_length, horizon=h,
                               covariates=self.covariates, n_jobs=max(int(self.n_jobs), 1),
-                              random_state=self.random_state, **(self.gbm_params or {}))
+                              random_state=self.random_state, **gbm_params)
             out["gbm"] = g.predict_grid(grid, h)
         return out
 

@@ -143,11 +143,12 @@ class GBMForecaster(Forecaster):
     objective : str
         LightGBM objective on the scaled target (``"l1"`` targets the median, ``"l2"`` the
         mean).
-    lowrank : bool
+    lowrank : bool or int
         With a ``group`` column, also give the seasonal lags of the history smoothed across
-        each group's series by :func:`~storemind.operations._base.low_rank` (rank chosen on
-        the history by :func:`~storemind.operations._base.lowrank_naive`; ``rank_`` after
-        fitting, 0 when no smoothing helped).
+        each group's series by :func:`~storemind.operations._base.low_rank`. True: the rank
+        is chosen on the history by :func:`~storemind.operations._base.lowrank_naive`; an
+        int is the rank to use (one already chosen on the same history); False or 0: off.
+        ``rank_`` after fitting (0 when no smoothing is used).
     n_jobs : int
         LightGBM threads.
     random_state : int, optional
@@ -158,7 +159,7 @@ class GBMForecaster(Forecaster):
                  covariates: tuple[str, ...] = ("price", "promo", "is_holiday"),
                  origin_step: int = 1, max_rows: int = 300_000, n_estimators: int = 300,
                  learning_rate: float = 0.05, num_leaves: int = 31,
-                 min_child_samples: int = 50, objective: str = "l1", lowrank: bool = True,
+                 min_child_samples: int = 50, objective: str = "l1", lowrank: bool | int = True,
                  n_jobs: int = 2, random_state: int | None = None):
         self.freq = freq
         self.season_length = season_length
@@ -227,8 +228,9 @@ class GBMForecaster(Forecaster):
         i_t, o_t, h_t = i_all[idx], o_all[idx], h_all[idx]
         Ws = None
         self.rank_ = 0
-        if self.lowrank and grid.groups is not None:
-            self.rank_ = lowrank_naive(grid.Y, H, season, grid.groups)[1]
+        if self.lowrank is not False and grid.groups is not None:
+            self.rank_ = (lowrank_naive(grid.Y, H, season, grid.groups)[1]
+                          if self.lowrank is True else int(self.lowrank))
             Ws = _Windows(low_rank(grid.Y, grid.groups, self.rank_)) if self.rank_ else None
         X, scale = gbm_features(grid, W, i_t, o_t, h_t, season, self.freq, floor, codes, dates, Ws)
         y = W.Z[i_t, o_t + h_t] / scale

@@ -227,12 +227,11 @@ class FraudGBM(Estimator):
             if aps[g] > best_ap:
                 best_ap, chosen = aps[g], (cand, curve[g], int(grid[g]))
         cand, oof, best_rounds = chosen
-        rounds = [best_rounds] * k
         self.pos_weight_ = cand
         lr = LogisticRegression(C=100.0).fit(oof[:, None], yy)
         self.platt_ = np.array([float(lr.coef_[0, 0]), float(lr.intercept_[0])])
         # the full model sees k/(k-1) times the rows of a fold model: rounds scaled alike
-        self.best_iteration_ = max(1, int(round(np.mean(rounds) * k / (k - 1))))
+        self.best_iteration_ = max(1, int(round(best_rounds * k / (k - 1))))
         w = np.where(yy == 1, self._weight(yy, cand), 1.0)
         full = lgb.Dataset(A, yy, weight=w, categorical_feature=cat,
                            feature_name=self.features_, free_raw_data=False)
