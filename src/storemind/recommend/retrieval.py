@@ -2,14 +2,33 @@
 
 Serving asks "the ``k`` items with the highest ``query @ vector``" for a user's (live, folded)
 factor vector, or an item's normalised vector for similar items. For small catalogues a NumPy
-product and ``argpartition`` is exact and fast; above ``threshold`` items a faiss IVF index with
-inner-product metric (``IndexIVFFlat``, ``nlist ~ 4 sqrt(n)`` cells, ``nprobe = nlist / 16``)
-answers in a fraction of a millisecond with recall >= 0.99 against the exact top-k (measured at
-100k items x 64 dimensions: 0.998 at 0.4 ms per query, tests/test_realtime_retrieval.py).
+product and ``argpartition`` is exact and fast; above ``threshold`` items a faiss IVF index
+(``IndexIVFFlat``, ``nlist ~ 4 sqrt(n)`` cells, ``nprobe = nlist / 16``) answers in a fraction of
+a millisecond.
 
-Excluded items (already seen, filtered out) are handled by asking the index for more than
-``k`` and dropping them; when too few are left the exact path answers instead, so a filter never
-returns fewer items than exist.
+Inner product is not a distance, and ALS item factors have very unequal norms (on the serving
+benchmark's store the largest is 80 times the median), so an IVF index built on inner product
+directly clusters badly: on that store it found only 0.67 of the exact top-10 for real
+customers' vectors. Two things fix it, both from the maximum-inner-product-search literature:
+
+- The index searches the equivalent Euclidean problem (Bachrach et al., RecSys 2014): each item
+  ``x`` gets one more coordinate ``sqrt(M^2 - |x|^2)`` (``M`` the largest norm) and the query a
+  0, so ``|q' - x'|^2 = |q|^2 + M^2 - 2 q.x``: the nearest items are those with the largest
+  inner product.
+- That twin clusters well only while the norms are alike (a few huge-norm items make ``M``
+  dwarf the rest), so the largest-norm items (1% of the catalogue, 256 to 4,096) are kept out
+  of the index and scored exactly on every query (norm-ranged search, Yan et al., NeurIPS
+  2018, with an exact top range).
+
+On the serving store: recall 1.0 against the exact top-10 for 1,000 customers (0.67 before); on
+synthetic factors with log-normal norms 0.996 to 1.0 (tests/test_realtime_retrieval.py). The
+returned scores are the exact inner products of the items found.
+
+Excluded items (already seen, filtered out) are skipped by faiss itself during the scan (an
+``IDSelectorBitmap``), so the cost does not grow with a customer's history. When more than half
+the catalogue is excluded (a narrow filter), or the probed cells hold fewer than ``k`` of the
+allowed items, the exact path answers instead, so a filter never returns fewer items than
+exist.
 """
 from __future__ import annotations
 
@@ -61,15 +80,26 @@ class TopKIndex:
         import faiss
 
         n = self.n_items
-        nlist = int(nlist or max(16, min(65_536, round(4 * math.sqrt(n)))))
-        nlist = min(nlist, max(1, n // 39))  # faiss wants >= 39 training points per cell
-        quantiser = faiss.IndexFlatIP(self.dim)
-        index = faiss.IndexIVFFlat(quantiser, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        sq = np.einsum("ij,ij->i", self.vectors, self.vectors, dtype=np.float64)
+        # the largest-norm items, scored exactly on every query (see the module's docstring)
+        n_head = min(4096, max(256, n // 100))
+        by_norm = np.argsort(-sq, kind="stable")
+        self._head = np.sort(by_norm[:n_head])
+        self._head_vectors = np.ascontiguousarray(self.vectors[self._head])
+        rest = np.sort(by_norm[n_head:])
+        m = len(rest)
+        nlist = int(nlist or max(16, min(65_536, round(4 * math.sqrt(m)))))
+        nlist = min(nlist, max(1, m // 39))  # faiss wants >= 39 training points per cell
+        # the Euclidean twin of the inner-product problem over the other items
+        extra = np.sqrt(np.maximum(sq[rest].max() - sq[rest], 0.0)).astype(np.float32)
+        lifted = np.ascontiguousarray(np.hstack([self.vectors[rest], extra[:, None]]))
+        quantiser = faiss.IndexFlatL2(self.dim + 1)
+        index = faiss.IndexIVFFlat(quantiser, self.dim + 1, nlist, faiss.METRIC_L2)
         rng = np.random.default_rng(random_state)
-        sample = self.vectors[rng.choice(n, min(n, nlist * 39), replace=False)]
+        sample = lifted[rng.choice(m, min(m, nlist * 39), replace=False)]
         index.cp.niter = 10  # coarse cells: a few k-means rounds are enough for recall
         index.train(sample)
-        index.add(self.vectors)
+        index.add_with_ids(lifted, rest.astype(np.int64))  # ids = positions in the catalogue
         index.nprobe = int(nprobe or max(1, nlist // 16))
         self._quantiser = quantiser  # the IVF index refers to it; keep it alive
         self._index = index
@@ -107,18 +137,34 @@ class TopKIndex:
         if self._index is None:
             return self.exact(q, k, mask)
         n_excl = 0 if mask is None else int(np.count_nonzero(mask))
-        ask = min(self.n_items, k + n_excl + 8)
-        if ask > 2048:  # a huge exclusion list: the index would be slower than a scan
+        if 2 * n_excl > self.n_items:  # a narrow filter: the probed cells may hold too few
             return self.exact(q, k, mask)
-        dist, idx = self._index.search(q.reshape(1, -1), ask)
-        items, scores = idx[0], dist[0]
-        keep = items >= 0
-        if mask is not None:
-            keep &= ~mask[np.where(items >= 0, items, 0)]
-        items, scores = items[keep][:k], scores[keep][:k]
+        head_scores = self._head_vectors @ q
+        if n_excl:
+            head_scores[mask[self._head]] = -np.inf
+        kh = min(k, len(self._head))
+        head_top = np.argpartition(-head_scores, kh - 1)[:kh] if kh < len(self._head) \
+            else np.arange(len(self._head))
+        head_top = self._head[head_top[np.isfinite(head_scores[head_top])]]
+        lifted = np.append(q, np.float32(0.0)).reshape(1, -1)
+        if n_excl:
+            # faiss skips the excluded items while it scans (a bitmap, one bit per item), so
+            # it keeps a heap of k however many items a customer has seen
+            import faiss
+
+            bits = np.packbits(mask, bitorder="little")
+            keep_out = faiss.IDSelectorBitmap(self.n_items, faiss.swig_ptr(bits))
+            allowed = faiss.IDSelectorNot(keep_out)
+            params = faiss.SearchParametersIVF(sel=allowed, nprobe=self._index.nprobe)
+            _, idx = self._index.search(lifted, k, params=params)
+        else:
+            _, idx = self._index.search(lifted, k)
+        items = np.concatenate([head_top, idx[0][idx[0] >= 0]]).astype(np.int64)
         if len(items) < k and self.n_items - n_excl > len(items):
             return self.exact(q, k, mask)
-        return items.astype(np.int64), scores.astype(np.float32)
+        scores = self.vectors[items] @ q  # exact inner products
+        order = np.lexsort((items, -scores))[:k]
+        return items[order], scores[order].astype(np.float32)
 
 
 def _as_mask(exclude: np.ndarray | None, n: int) -> np.ndarray | None:
