@@ -124,6 +124,29 @@ def test_early_stopping_keeps_the_best_epoch() -> None:
     assert len(model.history_) < 60  # stopped early
 
 
+def test_validation_scores_every_held_out_item() -> None:
+    """With several held-out items per user (a later time window), early stopping reads the
+    NDCG@10 of all of them, the number storemind.evaluation gives for the model's own top lists
+    (not the NDCG of one of them, e.g. the one with the lowest index)."""
+    from storemind import evaluation as ev
+
+    events = _cycle_events(n_users=40, length=8)
+    late = events["ts"] >= 6  # each user's last two items: the next one and the one after
+    train = Interactions.from_frame(events[~late])
+    valid = Interactions.from_frame(events[late], user_ids=train.user_ids,
+                                    item_ids=train.item_ids)
+    model = SASRec(random_state=2, **{**SMALL, "epochs": 6, "patience": 50}).fit(train, valid)
+    users = np.arange(train.n_users)
+    relevant = [np.unique(valid.items[valid.users == u]) for u in users]
+    assert all(len(r) == 2 for r in relevant)
+    top, _ = model.recommend(users, k=10, exclude_seen=True)
+    expected = ev.ndcg_at_k(top, relevant, 10)
+    kept = model.history_[model.best_epoch_ - 1]["val_ndcg10"]
+    assert kept == pytest.approx(expected, abs=1e-6)
+    first_only = ev.ndcg_at_k(top, [r[:1] for r in relevant], 10)
+    assert abs(first_only - expected) > 0.01  # the two readings differ on this data
+
+
 def test_threads_are_restored_and_seed_repeats() -> None:
     before = torch.get_num_threads()
     data = Interactions.from_frame(_cycle_events(n_users=10))

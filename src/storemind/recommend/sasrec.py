@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from storemind import evaluation as ev
 from storemind.errors import DataError
 from storemind.recommend._base import (
     Recommender,
@@ -145,9 +146,10 @@ class SASRec(Recommender):
             Training events.
         valid : Interactions, optional
             Held-out next events with the same user and item index (e.g. each user's
-            second-to-last item). Each user's first weighted item there is the target, ranked
-            against all items with the training items excluded; training stops early on
-            NDCG@10 and keeps the best epoch's weights.
+            second-to-last item, or every item of a later time window). Each user's weighted
+            items there are the targets, ranked against all items with the user's other
+            training items excluded; training stops early on their NDCG@10 (as
+            :func:`storemind.evaluation.ndcg_at_k`) and keeps the best epoch's weights.
 
         Raises
         ------
@@ -211,7 +213,8 @@ class SASRec(Recommender):
         if valid is not None:
             val_users, val_targets = _targets(valid)
             has = np.array([len(seqs[u]) > 0 for u in val_users], dtype=bool)
-            val_users, val_targets = val_users[has], val_targets[has]
+            val_users = val_users[has]
+            val_targets = [t for t, h in zip(val_targets, has, strict=True) if h]
             if not len(val_users):
                 raise DataError("SASRec.fit valid has no weighted event of a user with history")
         start = time.perf_counter()
@@ -268,17 +271,17 @@ class SASRec(Recommender):
         self.fit_seconds_ = float(time.perf_counter() - start)
 
     def _validate(self, net: _Net, seqs: list[np.ndarray], users: np.ndarray,
-                  targets: np.ndarray) -> float:
-        """NDCG@10 of the single target per user, training items excluded."""
+                  targets: list[np.ndarray]) -> float:
+        """Mean NDCG@10 of each user's targets, the other training items excluded."""
         scores = self._net_scores([seqs[u] for u in users], net)
-        rows = self.seen_[users]
-        r, c = rows.nonzero()
-        keep = c != targets[r]  # a repeated item stays rankable
+        r, c = self.seen_[users].nonzero()
+        target = np.zeros(scores.shape, dtype=bool)
+        target[np.repeat(np.arange(len(users)), [len(t) for t in targets]),
+               np.concatenate(targets)] = True
+        keep = ~target[r, c]  # a repeated item stays rankable
         scores[r[keep], c[keep]] = -np.inf
-        target = scores[np.arange(len(users)), targets]
-        rank = (scores > target[:, None]).sum(axis=1)
-        gain = np.where(rank < _TOP, 1.0 / np.log2(rank + 2.0), 0.0)
-        return float(gain.mean())
+        top, _ = top_k(scores, _TOP)
+        return float(ev.ndcg_at_k(top, targets, _TOP))
 
     def _store_sequences(self, seqs: list[np.ndarray]) -> None:
         tails = [s[-int(self.max_len):] for s in seqs]
@@ -535,12 +538,13 @@ def _batches(windows: list[np.ndarray], size: int,
         yield batches[b]
 
 
-def _targets(valid: Interactions) -> tuple[np.ndarray, np.ndarray]:
-    """Each user's first weighted item in ``valid``."""
+def _targets(valid: Interactions) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The users with a weighted event in ``valid`` and each one's distinct weighted items."""
     pos = valid.weights > 0
-    users, items = valid.users[pos], valid.items[pos]
-    uniq, first = np.unique(users, return_index=True)
-    return uniq.astype(np.int64), items[first].astype(np.int64)
+    width = max(valid.n_items, 1)
+    pairs = np.unique(valid.users[pos].astype(np.int64) * width + valid.items[pos])
+    users, start = np.unique(pairs // width, return_index=True)
+    return users.astype(np.int64), (np.split(pairs % width, start[1:]) if len(users) else [])
 
 
 def _check_same_index(train: Interactions, valid: Any) -> None:
