@@ -98,6 +98,58 @@ def serve(home: str, port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
+def recall_check(home: str, n: int = 2000) -> None:
+    """Child process: the served model's retrieval index against exact search, for the load
+    generator's customers (top-10 recommendations, their seen items excluded as served) and
+    items (similar items); prints JSON."""
+    import asyncio as aio
+
+    from storemind.api import create_app
+    from storemind.config import Settings
+    from storemind.recommend.api import service_of
+
+    app = create_app(Settings(home=Path(home), api_keys=KEY))
+    info = json.loads((Path(home) / "build.json").read_text())
+
+    async def run() -> dict:
+        async with app.router.lifespan_context(app):
+            snap = service_of(app).current()
+            out: dict = {"kind": getattr(snap.index, "kind", None)}
+            if snap.index is None:
+                return out
+            hits = hits_ex = total = 0
+            for u in info["user_ids"][:n]:
+                vec = snap.user_vector(u)
+                if vec is None:
+                    continue
+                items, weights, _ = snap.user_history(u, None)
+                seen = items[weights > 0]
+                got, _ = snap.index.search(vec, 10)
+                exact, _ = snap.index.exact(vec, 10)
+                hits += len(set(got.tolist()) & set(exact.tolist()))
+                got, _ = snap.index.search(vec, 10, exclude=seen)
+                exact, _ = snap.index.exact(vec, 10, seen)
+                hits_ex += len(set(got.tolist()) & set(exact.tolist()))
+                total += 10
+            out.update(users=total // 10, recall=hits / max(total, 1),
+                       recall_excluding_seen=hits_ex / max(total, 1))
+            unit = getattr(snap, "unit_index", None)
+            if unit is not None:
+                h = t = 0
+                for i in info["item_ids"][:n]:
+                    pos = snap.item_pos.get(i)
+                    if pos is None:
+                        continue
+                    got, _ = unit.search(unit.vectors[pos], 11)
+                    exact, _ = unit.exact(unit.vectors[pos], 11)
+                    h += len(set(got.tolist()) & set(exact.tolist()))
+                    t += 11
+                out.update(items=t // 11, recall_similar=h / max(t, 1))
+            return out
+
+    print("RECALL " + json.dumps(aio.run(run())), flush=True)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -236,9 +288,13 @@ def main() -> None:
     ap.add_argument("--home", help="store folder to build into, or reuse if built already")
     ap.add_argument("--build-only", action="store_true", help="build the store and stop")
     ap.add_argument("--serve", nargs=2, metavar=("HOME", "PORT"), help=argparse.SUPPRESS)
+    ap.add_argument("--recall-check", metavar="HOME", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
         serve(args.serve[0], int(args.serve[1]))
+        return
+    if args.recall_check:
+        recall_check(args.recall_check)
         return
     if args.home and (Path(args.home) / "build.json").is_file():
         home = Path(args.home)  # reuse a store built by an earlier run with the same sizes
@@ -262,6 +318,10 @@ def main() -> None:
     shutil.copytree(home, work / "home")
     home = work / "home"
     print({k: v for k, v in info.items() if not k.endswith("_ids")}, flush=True)
+    out = subprocess.run([sys.executable, __file__, "--recall-check", str(home)], check=True,
+                         capture_output=True, text=True).stdout
+    recall = json.loads(out.split("RECALL ", 1)[1])
+    print("retrieval", recall, flush=True)
     port = free_port()
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, __file__, "--serve", str(home), str(port)]
@@ -301,8 +361,21 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
     meta = {"host": host, "load_s": load_s, "pinned": pinned, "load_before": load_before,
-            "load_after": os.getloadavg(), "server_cpu_s": cpu_total}
+            "load_after": os.getloadavg(), "server_cpu_s": cpu_total, "recall": recall}
     write(args, info, meta, rows, fresh, events, stats)
+
+
+def recall_lines(r: dict) -> list[str]:
+    if not r.get("users"):
+        return []
+    line = (f"Retrieval ({r['kind']}) against exact search on this store's own vectors: recall "
+            f"of the top-10 {r['recall']:.4f} over {r['users']:,} of the load generator's "
+            f"customers ({r['recall_excluding_seen']:.4f} with their seen items excluded, as "
+            "served)")
+    if r.get("items"):
+        line += (f"; similar items, top-11 by cosine for {r['items']:,} items: "
+                 f"{r['recall_similar']:.4f}")
+    return [line + ".", ""]
 
 
 def write(args, info, meta, rows, fresh, events, stats) -> None:
@@ -342,6 +415,7 @@ def write(args, info, meta, rows, fresh, events, stats) -> None:
            "keep-alive, 64 connections, open loop) in this process pinned to CPU 1."
            if meta["pinned"] else "; the load generator (asyncio, raw HTTP/1.1 keep-alive, "
            "64 connections, open loop) in this process, unpinned."), "",
+        *recall_lines(meta["recall"]),
         "## Goals", "",
         markdown_table(["goal", "measured", "met"],
                        [[g, m, "**yes**" if ok else "**no**"] for g, m, ok in goals]), "",
