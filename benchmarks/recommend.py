@@ -760,14 +760,30 @@ def _light(proto: Protocol) -> Protocol:
 
 
 def _merge(paths: Sequence[str], out: str) -> None:
-    """One report from several ``--save`` pickles, protocols in :data:`PROTOCOLS` order."""
+    """One report from several ``--save`` pickles, protocols in :data:`PROTOCOLS` order; rows
+    of a later pickle replace those of the same protocol and model from an earlier one."""
     runs = []
     for path in paths:
         with open(path, "rb") as fh:
             runs.append(pickle.load(fh))
-    done = sorted((pr for run in runs for pr in run["protocols"]),
-                  key=lambda pr: PROTOCOLS.index(pr[0].key))
-    command = " ; ".join(run["command"] for run in runs) + " (in parallel, then --merge)"
+    # a later pickle's row replaces an earlier one of the same protocol and model (a rerun
+    # of some models after a change); new models are appended
+    merged: dict[str, tuple] = {}
+    for run in runs:
+        for proto, rows in run["protocols"]:
+            if proto.key not in merged:
+                merged[proto.key] = (proto, list(rows))
+                continue
+            have = merged[proto.key][1]
+            names = [r.name for r in have]
+            for r in rows:
+                if r.name in names:
+                    have[names.index(r.name)] = r
+                else:
+                    have.append(r)
+    done = sorted(merged.values(), key=lambda pr: PROTOCOLS.index(pr[0].key))
+    command = (" ; ".join(run["command"] for run in runs)
+               + " (then --merge; a later run's rows replace the same models' earlier ones)")
     seconds = max(run["seconds"] for run in runs)
     Path(out).write_text(report(done, runs[0]["options"], command, seconds))
     print(f"wrote {out} ({len(done)} protocols)", file=sys.stderr)
