@@ -313,7 +313,7 @@ def write(clv_rows, big, churn, clusters, quick) -> None:
         sp = r["fit_ref"] / r["fit_ours"] if "fit_ref" in r else float("nan")
         L.append(f"| {r['dataset']} | {r['customers']:,} | {r['mae_ours']:.4f} | "
                  f"{r.get('mae_ref', float('nan')):.4f} | {r['fit_ours']:.3f} | "
-                 f"{r.get('fit_ref', float('nan')):.3f} | {sp:.0f}x | "
+                 f"{r.get('fit_ref', float('nan')):.3f} | {sp:.1f}x | "
                  f"{r['pred_ours']:,.0f} / {r['actual']:,.0f} |")
     L += ["", "Parameters (r, alpha, a, b):", ""]
     for r in clv_rows:
@@ -331,7 +331,7 @@ def write(clv_rows, big, churn, clusters, quick) -> None:
     for b in big:
         ref = (f"{b['fit_ref']:.2f}" if b["fit_ref"] else
                f"> {b['ref_timeout']} (stopped)" if b["ref_timeout"] else "n/a")
-        sp = f"{b['fit_ref'] / b['fit_ours']:.0f}x" if b["fit_ref"] else ""
+        sp = f"{b['fit_ref'] / b['fit_ours']:.1f}x" if b["fit_ref"] else ""
         L.append(f"| {b['n']:,} | {b['fit_ours']:.2f} | {ref} | {sp} | "
                  f"{_p(b['params_ours'])} |")
     L += [""] + churn_lines(churn) + [
@@ -467,9 +467,10 @@ def churn_shortfalls(churn: dict) -> list[str]:
     bg = res["BG/NBD 1 - P(alive)"]["roc_auc"]
     if abs(bg - 0.5) < 0.01:
         out.append("- BG/NBD's P(alive) carries no churn signal here: fitted on Online Retail "
-                   "its dropout parameter a goes to 0, so P(alive) is 1 for every customer "
-                   "(ROC-AUC 0.5). Its expected purchases are a better churn score than "
-                   "P(alive) (and one of our features), but the issue asked for P(alive).")
+                   "its dropout parameter a goes to 0, so P(alive) is about 1 for every "
+                   f"customer (ROC-AUC {bg:.3f}). Its expected purchases are a better churn "
+                   "score than P(alive) (and one of our features), but the issue asked for "
+                   "P(alive).")
     gru = res.get("GRU over the last 32 events (ours)")
     if gru and gru["roc_auc"] < ours:
         out.append(f"- The GRU sequence model ({gru['roc_auc']:.4f}) is below LightGBM on "

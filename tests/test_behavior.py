@@ -257,9 +257,10 @@ def test_churn_quality_on_online_retail() -> None:
 
     p_lr = LogisticRegression().fit(x(tr), tr.churned).predict_proba(x(te))[:, 1]
     # measured with `.venv/bin/python benchmarks/customers.py --only churn` (same recipe,
-    # 2026-11-29): LightGBM 0.7426 (ECE 0.072), RFM logit on the same snapshots 0.7358
+    # 2026-11-29, BG/NBD fitted by L-BFGS-B): LightGBM 0.7431 (ECE 0.069), RFM logit on the
+    # same snapshots 0.7358
     assert len(te) == 3370 and len(tr) == 23879
-    assert roc_auc(te.churned, p) == pytest.approx(0.7426, abs=0.01)
+    assert roc_auc(te.churned, p) == pytest.approx(0.7431, abs=0.01)
     assert roc_auc(te.churned, p) > roc_auc(te.churned, p_lr) + 0.003
     assert expected_calibration_error(te.churned, p) < 0.1
     store.close()
