@@ -98,6 +98,13 @@ def serve(home: str, port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
+def _found(index, query, k: int, exclude=None) -> int:
+    """How many of the exact top-``k`` the index's search finds."""
+    got, _ = index.search(query, k, exclude=exclude)
+    exact, _ = index.exact(query, k, exclude)
+    return len(set(got.tolist()) & set(exact.tolist()))
+
+
 def recall_check(home: str, n: int = 2000) -> None:
     """Child process: the served model's retrieval index against exact search, for the load
     generator's customers (top-10 recommendations, their seen items excluded as served) and
@@ -123,13 +130,8 @@ def recall_check(home: str, n: int = 2000) -> None:
                 if vec is None:
                     continue
                 items, weights, _ = snap.user_history(u, None)
-                seen = items[weights > 0]
-                got, _ = snap.index.search(vec, 10)
-                exact, _ = snap.index.exact(vec, 10)
-                hits += len(set(got.tolist()) & set(exact.tolist()))
-                got, _ = snap.index.search(vec, 10, exclude=seen)
-                exact, _ = snap.index.exact(vec, 10, seen)
-                hits_ex += len(set(got.tolist()) & set(exact.tolist()))
+                hits += _found(snap.index, vec, 10)
+                hits_ex += _found(snap.index, vec, 10, items[weights > 0])
                 total += 10
             out.update(users=total // 10, recall=hits / max(total, 1),
                        recall_excluding_seen=hits_ex / max(total, 1))
@@ -140,9 +142,7 @@ def recall_check(home: str, n: int = 2000) -> None:
                     pos = snap.item_pos.get(i)
                     if pos is None:
                         continue
-                    got, _ = unit.search(unit.vectors[pos], 11)
-                    exact, _ = unit.exact(unit.vectors[pos], 11)
-                    h += len(set(got.tolist()) & set(exact.tolist()))
+                    h += _found(unit, unit.vectors[pos], 11)
                     t += 11
                 out.update(items=t // 11, recall_similar=h / max(t, 1))
             return out

@@ -275,10 +275,11 @@ class SASRec(Recommender):
         """Mean NDCG@10 of each user's targets, the other training items excluded."""
         scores = self._net_scores([seqs[u] for u in users], net)
         r, c = self.seen_[users].nonzero()
-        target = np.zeros(scores.shape, dtype=bool)
-        target[np.repeat(np.arange(len(users)), [len(t) for t in targets]),
-               np.concatenate(targets)] = True
-        keep = ~target[r, c]  # a repeated item stays rankable
+        width = scores.shape[1]
+        rows = np.repeat(np.arange(len(users)), [len(t) for t in targets])
+        is_target = np.isin(r.astype(np.int64) * width + c,
+                            rows * width + np.concatenate(targets))
+        keep = ~is_target  # a repeated item stays rankable
         scores[r[keep], c[keep]] = -np.inf
         top, _ = top_k(scores, _TOP)
         return float(ev.ndcg_at_k(top, targets, _TOP))
