@@ -166,6 +166,70 @@ def test_bad_bodies_name_the_field(served):
     assert r.status_code == 422 and "k" in r.json()["message"]
 
 
+@pytest.mark.parametrize(("params", "field", "reason"), [
+    ({"k": "ten"}, "k", "valid integer"),
+    ({"k": 0}, "k", "greater than or equal to 1"),
+    ({"k": 1001}, "k", "less than or equal to 1000"),
+    ({"exclude_seen": "maybe"}, "exclude_seen", "valid boolean"),
+    ({"exclude_purchased": ""}, "exclude_purchased", "valid boolean"),
+    ({"max_price": "-1"}, "max_price", "greater than or equal to 0"),
+    ({"max_price": "nan"}, "max_price", "finite"),
+    ({"max_price": "cheap"}, "max_price", "valid number"),
+    ({"category": "c" * 201}, "category", "at most 200"),
+])
+def test_bad_query_parameters_are_422_naming_each(served, params, field, reason):
+    """The recommendation route parses its parameters itself (storemind._web.FastParams):
+    every bad value is the same 422 as FastAPI's, naming the field and why."""
+    client, _ = served
+    r = client.get("/v1/users/u1/recommendations", params=params)
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["error"] == "validation" and field in body["message"]
+    assert [d["field"] for d in body["detail"]] == [field]
+    assert reason in body["detail"][0]["reason"]
+
+
+def test_several_bad_parameters_are_all_named(served):
+    client, _ = served
+    r = client.get(f"/v1/users/{'u' * 201}/recommendations", params={"k": -1, "x": "ignored"})
+    assert r.status_code == 422
+    assert [d["field"] for d in r.json()["detail"]] == ["user_id", "k"]
+    r = client.get("/v1/items/I000001/similar", params={"k": "1.5"})
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "k"
+
+
+def test_answers_match_their_documented_models(served):
+    """The hot routes skip FastAPI's response validation (pre-encoded JSON), so check real
+    answers of every strategy against the response models the OpenAPI schema publishes."""
+    from storemind.recommend.api import SimilarItems, UserRecommendations
+
+    client, store = served
+    user = active_users(store)[0]
+    params = {"k": 4, "exclude_seen": "false", "exclude_purchased": "0", "max_price": "1e9"}
+    answers = [client.get(f"/v1/users/{user}/recommendations", params=params),
+               client.get("/v1/users/nobody-at-all/recommendations", params={"k": "3"})]
+    assert [a.json()["strategy"] for a in answers] == ["als", "popular"]
+    for a in answers:
+        assert a.status_code == 200 and a.headers["content-type"] == "application/json"
+        model = UserRecommendations.model_validate_json(a.content)
+        assert model.model_dump(mode="json") == a.json()
+    assert len(answers[0].json()["items"]) == 4
+    similar = client.get("/v1/items/I000003/similar", params={"k": 2})
+    assert similar.status_code == 200
+    assert SimilarItems.model_validate_json(similar.content).model_dump(mode="json") == \
+        similar.json()
+    spec = client.get("/openapi.json").json()["paths"]
+    documented = {p["name"]: p for p in
+                  spec["/v1/users/{user_id}/recommendations"]["get"]["parameters"]}
+    assert set(documented) == {"user_id", "k", "exclude_purchased", "exclude_seen", "category",
+                               "max_price"}
+    assert documented["k"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 1000,
+                                         "default": 10}
+    assert documented["user_id"]["required"] and documented["user_id"]["in"] == "path"
+    assert "UserRecommendations" in str(
+        spec["/v1/users/{user_id}/recommendations"]["get"]["responses"]["200"])
+
+
 def test_unknown_user_gets_cold_start_then_follows_their_events(served):
     client, _ = served
     cold = client.get("/v1/users/brand-new/recommendations", params={"k": 5}).json()

@@ -138,6 +138,11 @@ class Snapshot:
         self.categories = col("category")
         self.prices = (pd.to_numeric(cat["price"], errors="coerce").to_numpy(np.float64)
                        if "price" in cat.columns else np.full(self.n_items, np.nan))
+        # plain lists for building answers (indexing NumPy per row costs more than the row)
+        self.price_list: list[float | None] = [None if np.isnan(v) else float(v)
+                                               for v in self.prices.tolist()]
+        self.title_list: list[str | None] = self.titles.tolist()
+        self.category_list: list[str | None] = self.categories.tolist()
         self.out_of_stock = (cat["in_stock"].astype("boolean").fillna(True).to_numpy(bool) == 0
                              if "in_stock" in cat.columns else np.zeros(self.n_items, bool))
 
@@ -724,14 +729,15 @@ class RecommendService:
         if len(hist) and snap.unit is not None:
             best = hist[np.argmax(snap.unit[found] @ snap.unit[hist].T, axis=1)].tolist()
         out = []
+        titles, cats = snap.title_list, snap.category_list
         for r, (item, src) in enumerate(zip(found.tolist(), sources, strict=True)):
-            cat = snap.categories[item]
+            cat = cats[item]
             if src == "popular" or best is None:
                 where = f" in {category or cat}" if (category or cat) else ""
                 out.append(f"popular{where} right now")
                 continue
             j = best[r]
-            name = snap.titles[j] or snap.item_ids[j]
+            name = titles[j] or snap.item_list[j]
             if src == "bought_together":
                 out.append(f"often bought together with {name}")
             else:
@@ -741,14 +747,12 @@ class RecommendService:
     @staticmethod
     def _rows(snap: Snapshot, found: np.ndarray, scores: np.ndarray,
               reasons: Sequence[str]) -> list[dict[str, Any]]:
-        rows = []
-        for item, score, reason in zip(found.tolist(), scores.tolist(), reasons, strict=True):
-            price = snap.prices[item]
-            rows.append({"item_id": snap.item_list[item], "score": float(score),
-                         "reason": reason, "title": snap.titles[item],
-                         "category": snap.categories[item],
-                         "price": None if np.isnan(price) else float(price)})
-        return rows
+        ids, titles, cats, prices = (snap.item_list, snap.title_list, snap.category_list,
+                                     snap.price_list)
+        return [{"item_id": ids[item], "score": score, "reason": reason, "title": titles[item],
+                 "category": cats[item], "price": prices[item]}
+                for item, score, reason in zip(found.tolist(), scores.tolist(), reasons,
+                                               strict=True)]
 
     def stats(self) -> dict[str, Any]:
         """Live counters for the dashboard and ``GET /v1/recommend/live/stats``."""
