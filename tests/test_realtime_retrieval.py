@@ -80,6 +80,28 @@ def test_faiss_skips_excluded_items_at_any_history_length():
     assert hits / total >= 0.99, hits / total
 
 
+@pytest.mark.parametrize("n_excluded", [0, 40, 1500])
+def test_an_exclusion_list_gives_the_same_answer_as_a_mask(n_excluded):
+    """Exclusions given as item indices (repeated, or out of range, as callers may pass)
+    give the same answer as the equivalent mask, including excluded items of the exact head
+    (the largest norms) and lists long enough to need the bitmap's fallback checks."""
+    rng = np.random.default_rng(n_excluded)
+    x = factor_like(60_000, 32, seed=3)
+    x *= rng.lognormal(0.0, 1.0, (len(x), 1)).astype(np.float32)  # a real head
+    index = TopKIndex(x, threshold=50_000)
+    assert index.kind == "faiss" and len(index._head) > 0
+    for q in x[rng.integers(0, len(x), 5)]:
+        best = np.argsort(-(x @ q))[:n_excluded]  # the items it would return first
+        ids = np.concatenate([best, best[:3], [-1, len(x) + 5]]) if n_excluded else best
+        mask = np.zeros(len(x), bool)
+        mask[best] = True
+        by_ids, s_ids = index.search(q, 10, exclude=ids)
+        by_mask, s_mask = index.search(q, 10, exclude=mask)
+        np.testing.assert_array_equal(by_ids, by_mask)
+        np.testing.assert_allclose(s_ids, s_mask)
+        assert len(by_ids) == 10 and not mask[by_ids].any()
+
+
 def test_exact_below_threshold_and_exclusions():
     x = factor_like(500, 8)
     index = TopKIndex(x, threshold=1000)
