@@ -318,3 +318,35 @@ def test_appends_stay_idempotent_through_the_key_filter(store: Store, monkeypatc
     store.ingest("events", pd.DataFrame([ev(i) for i in range(40, 45)]))  # bulk again
     rep = store.append("events", [ev(0), ev(44), ev(45)])
     assert (rep.stored, rep.duplicates) == (1, 2) and store.count("events") == 46
+
+
+def test_an_all_bad_append_never_scans_the_stored_keys(store: Store) -> None:
+    """A request whose every row is bad is quarantined without the anti-join against the
+    stored keys (on a 5M-event table that join alone took 0.22 s of a 0.24 s request, so a
+    stream of bad events would have cost a scan each); what was stored stays as it was."""
+    good = {"event_id": "g1", "user_id": "u", "item_id": "i", "event_type": "view",
+            "ts": "2024-01-01"}
+    store.append("events", [good])
+    seen: list[str] = []
+    con = store._con
+
+    class Spy:
+        def execute(self, sql, *args, **kwargs):
+            seen.append(sql)
+            return con.execute(sql, *args, **kwargs)
+
+        def __getattr__(self, name):
+            return getattr(con, name)
+
+    store._con = Spy()
+    try:
+        rep = store.append("events", [{**good, "event_id": "b1", "ts": "not a time"}])
+    finally:
+        store._con = con
+    assert (rep.stored, rep.quarantined) == (0, 1)
+    assert any(s.startswith("INSERT INTO quarantine") for s in seen)
+    assert not any('FROM "events" t WHERE' in s for s in seen), [
+        s for s in seen if "NOT EXISTS" in s]
+    assert store.count("events") == 1
+    rep = store.append("events", [good, {**good, "event_id": "g2"}])  # still idempotent
+    assert (rep.stored, rep.duplicates) == (1, 1) and store.count("events") == 2

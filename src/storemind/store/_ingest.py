@@ -529,7 +529,9 @@ def _validate_and_store(
         # idempotent by key: rows whose key is stored already, or came earlier in this
         # source, are duplicates (an anti-join: cheaper than a primary-key index on ingest;
         # skipped when the key filter shows every key of the batch is new)
-        check_stored = bool(before)
+        # (nothing to check when every row is bad: on a 5M-event table the anti-join alone
+        # took 0.22 s for a one-event request that was quarantined)
+        check_stored = bool(before) and n_staged > bad
         batch_hashes = None
         if key_filters is not None and before and n_staged > bad:
             filt = key_filters.get(schema.name)
