@@ -320,33 +320,53 @@ def test_appends_stay_idempotent_through_the_key_filter(store: Store, monkeypatc
     assert (rep.stored, rep.duplicates) == (1, 2) and store.count("events") == 46
 
 
+class _SqlSpy:
+    """Stands in for the store's connection and records every statement it runs."""
+
+    def __init__(self, con) -> None:
+        self.con, self.seen = con, []
+
+    def execute(self, sql, *args, **kwargs):
+        self.seen.append(sql)
+        return self.con.execute(sql, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.con, name)
+
+
+_GOOD = {"event_id": "g1", "user_id": "u", "item_id": "i", "event_type": "view",
+         "ts": "2024-01-01"}
+
+
+def _spied_append(store: Store, rows: list[dict]):
+    con = store._con
+    spy = store._con = _SqlSpy(con)
+    try:
+        return store.append("events", rows), spy.seen
+    finally:
+        store._con = con
+
+
 def test_an_all_bad_append_never_scans_the_stored_keys(store: Store) -> None:
     """A request whose every row is bad is quarantined without the anti-join against the
     stored keys (on a 5M-event table that join alone took 0.22 s of a 0.24 s request, so a
     stream of bad events would have cost a scan each); what was stored stays as it was."""
-    good = {"event_id": "g1", "user_id": "u", "item_id": "i", "event_type": "view",
-            "ts": "2024-01-01"}
-    store.append("events", [good])
-    seen: list[str] = []
-    con = store._con
-
-    class Spy:
-        def execute(self, sql, *args, **kwargs):
-            seen.append(sql)
-            return con.execute(sql, *args, **kwargs)
-
-        def __getattr__(self, name):
-            return getattr(con, name)
-
-    store._con = Spy()
-    try:
-        rep = store.append("events", [{**good, "event_id": "b1", "ts": "not a time"}])
-    finally:
-        store._con = con
+    store.append("events", [_GOOD])
+    rep, seen = _spied_append(store, [{**_GOOD, "event_id": "b1", "ts": "not a time"}])
     assert (rep.stored, rep.quarantined) == (0, 1)
     assert any(s.startswith("INSERT INTO quarantine") for s in seen)
-    assert not any('FROM "events" t WHERE' in s for s in seen), [
-        s for s in seen if "NOT EXISTS" in s]
+    assert not any('FROM "events" t' in s for s in seen)
     assert store.count("events") == 1
-    rep = store.append("events", [good, {**good, "event_id": "g2"}])  # still idempotent
-    assert (rep.stored, rep.duplicates) == (1, 1) and store.count("events") == 2
+
+
+def test_a_retried_append_checks_only_its_own_keys(store: Store) -> None:
+    """A client's retry (keys the filter has seen) is found by a semi-join from the batch,
+    not by an anti-join of the batch against every stored key (0.19-0.29 s for one event on
+    a 5M-event table); counts stay exact, and new rows of a mixed batch are stored."""
+    store.append("events", [_GOOD, {**_GOOD, "event_id": "g2"}])
+    rep, seen = _spied_append(store, [_GOOD, {**_GOOD, "event_id": "g3"}, _GOOD])
+    assert (rep.stored, rep.duplicates) == (1, 2) and store.count("events") == 3
+    assert any("SEMI JOIN" in s for s in seen)
+    assert not any('NOT EXISTS (SELECT 1 FROM "events"' in s for s in seen)
+    rep, _ = _spied_append(store, [{**_GOOD, "event_id": "g2"}])
+    assert (rep.stored, rep.duplicates) == (0, 1) and store.count("events") == 3
