@@ -370,3 +370,17 @@ def test_a_retried_append_checks_only_its_own_keys(store: Store) -> None:
     assert not any('NOT EXISTS (SELECT 1 FROM "events"' in s for s in seen)
     rep, _ = _spied_append(store, [{**_GOOD, "event_id": "g2"}])
     assert (rep.stored, rep.duplicates) == (0, 1) and store.count("events") == 3
+
+
+@pytest.mark.parametrize("columns", [["vip"], ["vip", "VIP"], ["vip", "_line"]])
+def test_frames_stage_the_same_columns_as_the_engine_sees(store: Store, columns) -> None:
+    """In-memory frames skip asking the engine for their staged columns, except where the
+    engine would name them differently (names equal but for case, or our own ``_line``):
+    every case stores the row and keeps each extra column in ``attributes``."""
+    frame = pd.DataFrame({"user_id": ["c1"], **{c: [f"v{i}"] for i, c in enumerate(columns)}})
+    report = store.append("users", frame)
+    assert (report.stored, report.quarantined) == (1, 0)
+    attributes = json.loads(store.frame("users").attributes.iloc[0])
+    assert list(attributes.values())[0] == "v0" and len(attributes) >= 1
+    if columns == ["vip"]:
+        assert attributes == {"vip": "v0"}

@@ -127,6 +127,9 @@ class _Stager:
         self.kind = kind
         self.source_name = source_name
         self.parse_rejects: list[tuple[int | None, str | None, str, str | None]] = []
+        #: the staged columns when known without asking the engine (in-memory frames)
+        self.columns: list[str] | None = None
+        self._stage_table = False
 
     def file(self, path: Path, fmt: str, delimiter: str | None) -> None:
         p = _lit(str(path))
@@ -208,6 +211,11 @@ class _Stager:
         self.con.register("_src_frame", text)
         self._registered = True
         self._create("SELECT * FROM _src_frame")
+        names = [str(c) for c in text.columns]
+        # the engine's names are case-insensitive: only names unique that way stay as they are
+        if len({n.lower() for n in names}) == len(names) and all(names) \
+                and "_line" not in names:
+            self.columns = names
 
     def collect_rejects(self) -> None:
         """Lines the CSV parser rejected during the (last) full read of the source."""
@@ -225,7 +233,8 @@ class _Stager:
 
     def cleanup(self) -> None:
         self.con.execute("DROP VIEW IF EXISTS _stage")
-        self.con.execute("DROP TABLE IF EXISTS _stage0")
+        if self._stage_table:
+            self.con.execute("DROP TABLE IF EXISTS _stage0")
         if getattr(self, "_registered", False):
             self.con.unregister("_src_frame")
 
@@ -272,6 +281,7 @@ class _Stager:
         try:
             if not created:
                 self.con.execute("CREATE OR REPLACE TEMP TABLE _stage0 AS SELECT * FROM _src_rows")
+                self._stage_table = True
                 self.con.execute("CREATE OR REPLACE TEMP VIEW _stage AS SELECT * FROM _stage0")
             else:
                 self.con.execute("INSERT INTO _stage0 BY NAME SELECT * FROM _src_rows")
@@ -400,7 +410,9 @@ def _validate_and_store(
     return_keys: bool = False,
 ) -> IngestReport:
     report = IngestReport(table=schema.name, source=source_name)
-    staged = [r[0] for r in con.execute("DESCRIBE _stage").fetchall() if r[0] != "_line"]
+    staged = stager.columns
+    if staged is None:
+        staged = [r[0] for r in con.execute("DESCRIBE _stage").fetchall() if r[0] != "_line"]
     # where each canonical column comes from
     wanted = set(schema.names)
     unknown_targets = sorted(set(mapping.values()) - wanted)
@@ -523,6 +535,7 @@ def _validate_and_store(
     cols = ", ".join(_q(c) for c in schema.names)
     table = _q(schema.name)
     keys_c = ", ".join(f"c.{_q(k)}" for k in schema.key)
+    stored_table = False
     con.execute("BEGIN TRANSACTION")
     try:
         before = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
@@ -555,7 +568,7 @@ def _validate_and_store(
                 f"CREATE OR REPLACE TEMP TABLE _stored AS SELECT DISTINCT {keys_t} FROM {table} t "
                 f"SEMI JOIN (SELECT {keys} FROM _checked WHERE _reason IS NULL) c ON {match}"
             )
-            against = "_stored"
+            against, stored_table = "_stored", True
         stored_already = (
             f"AND NOT EXISTS (SELECT 1 FROM {against} t WHERE {match}) " if check_stored else ""
         )
@@ -582,7 +595,8 @@ def _validate_and_store(
         raise
     finally:
         con.execute("DROP TABLE IF EXISTS _checked")
-        con.execute("DROP TABLE IF EXISTS _stored")
+        if stored_table:
+            con.execute("DROP TABLE IF EXISTS _stored")
     report.reasons.update({r: int(n) for r, n in counted})
     report.reasons.update(why for _, _, why, _ in stager.parse_rejects)
     report.quarantined = bad + len(stager.parse_rejects)
