@@ -77,8 +77,8 @@ def json_answer(answer: dict[str, Any]) -> Response:
 
     For the hottest routes (recommendations, similar items): returning a ``Response`` skips
     FastAPI's validation of the answer against the route's ``response_model`` and its generic
-    encoder, about 0.09 ms of the 0.5 ms a recommendation costs in-process (see
-    ``docs/realtime.md``). The route keeps ``response_model`` for its OpenAPI schema; a test
+    encoder, about 0.06 ms of the 0.55 ms a recommendation cost in-process (see
+    ``docs/decisions.md``). The route keeps ``response_model`` for its OpenAPI schema; a test
     validates real answers against it. Non-finite floats raise ``ValueError`` (never sent as
     invalid JSON)."""
     body = json.dumps(answer, ensure_ascii=False, allow_nan=False, separators=(",", ":"))

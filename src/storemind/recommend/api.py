@@ -81,9 +81,10 @@ def service_of(app: FastAPI) -> RecommendService:
     return service
 
 
+K_PARAM = Param("k", int, 10, ge=1, le=MAX_K, description="Number of items (1-1000)")
 USER_PARAMS = FastParams(
     Param("user_id", str, where="path", min_length=1, max_length=200),
-    Param("k", int, 10, ge=1, le=MAX_K, description="Number of items (1-1000)"),
+    K_PARAM,
     Param("exclude_purchased", bool, True,
           description="Leave out what the customer bought (trained and live purchases)"),
     Param("exclude_seen", bool, True,
@@ -93,7 +94,7 @@ USER_PARAMS = FastParams(
 )
 SIMILAR_PARAMS = FastParams(
     Param("item_id", str, where="path", min_length=1, max_length=200),
-    Param("k", int, 10, ge=1, le=MAX_K, description="Number of items (1-1000)"),
+    K_PARAM,
 )
 
 

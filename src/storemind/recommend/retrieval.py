@@ -147,12 +147,7 @@ class TopKIndex:
             head_scores = self._head_vectors @ q
             if n_excl:
                 head_scores[mask[self._head]] = -np.inf
-            kh = min(k, len(self._head))
-            if kh < len(self._head):
-                best = np.argpartition(head_scores, len(self._head) - kh)[-kh:]
-            else:
-                best = np.arange(len(self._head))
-            head_top = self._head[best[np.isfinite(head_scores[best])]]
+            head_top = self._head[_top(head_scores, k)[0]]
         lifted = np.append(q, np.float32(0.0)).reshape(1, -1)
         if n_excl:
             # faiss skips the excluded items while it scans (a bitmap, one bit per item), so

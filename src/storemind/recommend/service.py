@@ -129,20 +129,19 @@ class Snapshot:
             catalogue.drop_duplicates("item_id", keep="last")["item_id"].astype(str))
         cat = cat.reindex(self.item_ids)
 
-        def col(name: str) -> np.ndarray:
+        # plain lists: answers index them per row, which costs less than indexing NumPy
+        def col(name: str) -> list[str | None]:
             if name not in cat.columns:
-                return np.full(self.n_items, None, dtype=object)
-            return np.array([None if pd.isna(v) else str(v) for v in cat[name]], dtype=object)
+                return [None] * self.n_items
+            return [None if pd.isna(v) else str(v) for v in cat[name]]
 
         self.titles = col("title")
         self.categories = col("category")
         self.prices = (pd.to_numeric(cat["price"], errors="coerce").to_numpy(np.float64)
                        if "price" in cat.columns else np.full(self.n_items, np.nan))
-        # plain lists for building answers (indexing NumPy per row costs more than the row)
+        # the same prices for answers (the array serves the max_price filter)
         self.price_list: list[float | None] = [None if np.isnan(v) else float(v)
                                                for v in self.prices.tolist()]
-        self.title_list: list[str | None] = self.titles.tolist()
-        self.category_list: list[str | None] = self.categories.tolist()
         self.out_of_stock = (cat["in_stock"].astype("boolean").fillna(True).to_numpy(bool) == 0
                              if "in_stock" in cat.columns else np.zeros(self.n_items, bool))
 
@@ -729,7 +728,7 @@ class RecommendService:
         if len(hist) and snap.unit is not None:
             best = hist[np.argmax(snap.unit[found] @ snap.unit[hist].T, axis=1)].tolist()
         out = []
-        titles, cats = snap.title_list, snap.category_list
+        titles, cats = snap.titles, snap.categories
         for r, (item, src) in enumerate(zip(found.tolist(), sources, strict=True)):
             cat = cats[item]
             if src == "popular" or best is None:
@@ -747,8 +746,7 @@ class RecommendService:
     @staticmethod
     def _rows(snap: Snapshot, found: np.ndarray, scores: np.ndarray,
               reasons: Sequence[str]) -> list[dict[str, Any]]:
-        ids, titles, cats, prices = (snap.item_list, snap.title_list, snap.category_list,
-                                     snap.price_list)
+        ids, titles, cats, prices = snap.item_list, snap.titles, snap.categories, snap.price_list
         return [{"item_id": ids[item], "score": score, "reason": reason, "title": titles[item],
                  "category": cats[item], "price": prices[item]}
                 for item, score, reason in zip(found.tolist(), scores.tolist(), reasons,

@@ -546,7 +546,7 @@ def _validate_and_store(
         # took 0.22 s for a one-event request that was quarantined)
         check_stored = bool(before) and n_staged > bad
         batch_hashes = None
-        if key_filters is not None and before and n_staged > bad:
+        if key_filters is not None and check_stored:
             filt = key_filters.get(schema.name)
             if filt is None or filt.rows != before:
                 filt = key_filters[schema.name] = build_key_filter(con, schema, before)
