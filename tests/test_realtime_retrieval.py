@@ -102,6 +102,39 @@ def test_an_exclusion_list_gives_the_same_answer_as_a_mask(n_excluded):
         assert len(by_ids) == 10 and not mask[by_ids].any()
 
 
+def test_threads_searching_at_once_get_their_own_answers():
+    """Each thread keeps its own faiss bitmap and search parameters: threads searching at
+    once with different exclusions get exactly the answers of one-at-a-time searches, and an
+    unmasked search after a masked one excludes nothing."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(5)
+    x = factor_like(60_000, 32, seed=5)
+    index = TopKIndex(x, threshold=50_000)
+    assert index.kind == "faiss"
+    queries = x[rng.integers(0, len(x), 40)]
+    masks = []
+    for q in queries:
+        mask = np.zeros(len(x), bool)
+        mask[np.argsort(-(x @ q))[: rng.integers(0, 30)]] = True  # hide some of its best
+        masks.append(mask)
+    serial = [index.search(q, 10, exclude=m)[0] for q, m in zip(queries, masks, strict=True)]
+    plain = [index.search(q, 10)[0] for q in queries]
+
+    def both(i: int) -> tuple[np.ndarray, np.ndarray]:
+        got = [index.search(queries[i], 10, exclude=masks[i])[0] for _ in range(20)]
+        assert all(np.array_equal(g, got[0]) for g in got)
+        return got[0], index.search(queries[i], 10)[0]
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(both, range(len(queries))))
+    for i, (masked, unmasked) in enumerate(answers):
+        np.testing.assert_array_equal(masked, serial[i])
+        np.testing.assert_array_equal(unmasked, plain[i])
+        assert not masks[i][masked].any()
+    assert any(masks[i][plain[i]].any() for i in range(len(queries)))  # masks did matter
+
+
 def test_exact_below_threshold_and_exclusions():
     x = factor_like(500, 8)
     index = TopKIndex(x, threshold=1000)

@@ -230,6 +230,23 @@ def test_answers_match_their_documented_models(served):
         spec["/v1/users/{user_id}/recommendations"]["get"]["responses"]["200"])
 
 
+def test_json_answer_is_valid_json_or_a_clear_error():
+    """The hot routes' encoder: plain values round-trip, a non-finite float becomes null
+    (never invalid JSON), and a value that is not plain JSON raises instead of being sent."""
+    import json
+
+    from storemind._web import json_answer
+
+    answer = {"user_id": "U1 \u00e9", "cold": False, "as_of_event": None,
+              "items": [{"item_id": "I1", "score": 0.1 + 0.2, "price": 49.99}]}
+    r = json_answer(answer)
+    assert r.media_type == "application/json" and json.loads(r.body) == answer
+    assert json.loads(json_answer({"score": float("nan"), "x": float("-inf")}).body) == \
+        {"score": None, "x": None}
+    with pytest.raises(TypeError):
+        json_answer({"items": {1, 2}})
+
+
 def test_unknown_user_gets_cold_start_then_follows_their_events(served):
     client, _ = served
     cold = client.get("/v1/users/brand-new/recommendations", params={"k": 5}).json()

@@ -11,12 +11,12 @@ app puts the shared objects on ``app.state`` and capability routers read them th
 """
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import orjson
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 
@@ -78,11 +78,13 @@ def json_answer(answer: dict[str, Any]) -> Response:
     For the hottest routes (recommendations, similar items): returning a ``Response`` skips
     FastAPI's validation of the answer against the route's ``response_model`` and its generic
     encoder, about 0.06 ms of the 0.55 ms a recommendation cost in-process (see
-    ``docs/decisions.md``). The route keeps ``response_model`` for its OpenAPI schema; a test
-    validates real answers against it. Non-finite floats raise ``ValueError`` (never sent as
-    invalid JSON)."""
-    body = json.dumps(answer, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    return Response(body.encode(), media_type="application/json")
+    ``docs/decisions.md``), and orjson encodes a 10-item answer in 1.4 us where the standard
+    library takes 19 us. The route keeps ``response_model`` for its OpenAPI schema; a test
+    validates real answers against it. A non-finite float is sent as ``null`` (orjson's rule:
+    the body is always valid JSON); anything not plain JSON (a NumPy number, a set) raises
+    ``TypeError``.
+    """
+    return Response(orjson.dumps(answer), media_type="application/json")
 
 
 _TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})

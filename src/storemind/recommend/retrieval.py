@@ -34,6 +34,7 @@ exist.
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 import numpy as np
@@ -106,7 +107,28 @@ class TopKIndex:
         index.nprobe = int(nprobe or max(1, nlist // 16))
         self._quantiser = quantiser  # the IVF index refers to it; keep it alive
         self._index = index
+        self._faiss = faiss
+        self._scratch = threading.local()  # each thread's bitmap and search parameters
         self.kind = "faiss"
+
+    def _params(self, mask: np.ndarray | None) -> Any:
+        """This thread's faiss search parameters: nprobe, and a selector that skips the items
+        in ``mask`` (written into a bitmap kept with them).
+
+        Made once per thread and reused: building faiss's parameter and selector objects
+        through its Python wrappers costs about as much as scanning the probed cells."""
+        faiss, local = self._faiss, self._scratch
+        if not hasattr(local, "plain"):
+            local.plain = faiss.SearchParametersIVF(nprobe=self._index.nprobe)
+            local.bits = np.zeros((self.n_items + 7) // 8, dtype=np.uint8)
+            local.keep_out = faiss.IDSelectorBitmap(self.n_items, faiss.swig_ptr(local.bits))
+            local.allowed = faiss.IDSelectorNot(local.keep_out)
+            local.masked = faiss.SearchParametersIVF(sel=local.allowed,
+                                                     nprobe=self._index.nprobe)
+        if mask is None:
+            return local.plain
+        local.bits[:] = np.packbits(mask, bitorder="little")
+        return local.masked
 
     def exact(self, query: np.ndarray, k: int, exclude: np.ndarray | None = None
               ) -> tuple[np.ndarray, np.ndarray]:
@@ -137,7 +159,7 @@ class TopKIndex:
             raise DataError(f"query has {q.shape[0]} dimensions, the index {self.dim}")
         k = int(k)
         mask = _as_mask(exclude, self.n_items)
-        if self._index is None:
+        if self._index is None or k <= 0:
             return self.exact(q, k, mask)
         n_excl = 0 if mask is None else int(np.count_nonzero(mask))
         if 2 * n_excl > self.n_items:  # a narrow filter: the probed cells may hold too few
@@ -148,19 +170,17 @@ class TopKIndex:
             if n_excl:
                 head_scores[mask[self._head]] = -np.inf
             head_top = self._head[_top(head_scores, k)[0]]
-        lifted = np.append(q, np.float32(0.0)).reshape(1, -1)
-        if n_excl:
-            # faiss skips the excluded items while it scans (a bitmap, one bit per item), so
-            # it keeps a heap of k however many items a customer has seen
-            import faiss
-
-            bits = np.packbits(mask, bitorder="little")
-            keep_out = faiss.IDSelectorBitmap(self.n_items, faiss.swig_ptr(bits))
-            allowed = faiss.IDSelectorNot(keep_out)
-            params = faiss.SearchParametersIVF(sel=allowed, nprobe=self._index.nprobe)
-            _, idx = self._index.search(lifted, k, params=params)
-        else:
-            _, idx = self._index.search(lifted, k)
+        lifted = np.zeros((1, self.dim + 1), dtype=np.float32)
+        lifted[0, :-1] = q
+        # faiss's own low-level call, with this thread's reusable parameters (its Python
+        # search wrapper would rebuild them and re-check the arrays on every query); the
+        # excluded items are skipped during the scan (a bitmap, one bit per item), so the
+        # heap stays k long however many items a customer has seen
+        dist = np.empty((1, k), dtype=np.float32)
+        idx = np.empty((1, k), dtype=np.int64)
+        ptr = self._faiss.swig_ptr
+        self._index.search_c(1, ptr(lifted), k, ptr(dist), ptr(idx),
+                             self._params(mask if n_excl else None))
         items = np.concatenate([head_top, idx[0][idx[0] >= 0]]).astype(np.int64)
         if len(items) < k and self.n_items - n_excl > len(items):
             return self.exact(q, k, mask)
