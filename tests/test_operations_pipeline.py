@@ -39,6 +39,17 @@ def test_train_registers_forecaster_policy_and_metrics(world):
     m = mv.metrics
     assert 0 < m["holdout_wape"] < 3 and 0 < m["replay_fill_rate"] <= 1
     assert set(mv.params["chosen"]) == {"smooth", "intermittent"}
+    assert mv.params["criterion"] == "absolute"
+
+
+def test_train_with_the_scaled_choice_and_a_bad_criterion(world, tmp_path):
+    store, _, settings, _, _ = world
+    registry = Registry(tmp_path / "models")
+    mv = train(store, registry, settings, models=MODELS, criterion="scaled")
+    assert mv.params["criterion"] == "scaled" and mv.metrics["holdout_mase"] > 0
+    with pytest.raises(DataError, match="criterion must be 'absolute' or 'scaled'"):
+        train(store, registry, settings, models=MODELS, criterion="wape")
+    assert [v.version for v in registry.versions("operations")] == [mv.version]  # kept
 
 
 def test_reorder_plan_has_reasons_and_consistent_quantities(world):

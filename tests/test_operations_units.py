@@ -114,6 +114,29 @@ def test_forecaster_picks_a_model_and_intervals_cover():
     assert sat > out[out.ts.dt.dayofweek != 5].yhat.mean() + 2  # weekly season kept
 
 
+def test_choice_criterion_weights_big_sellers_or_every_series_alike():
+    """One big seller with a strong weekly peak (seasonal naive wins it by hundreds of units)
+    and twenty small steady sellers (their mean, Croston, wins each by a little): the
+    summed absolute error follows the big seller, the scaled error (as MASE) the many."""
+    rng = np.random.default_rng(3)
+    days = pd.date_range("2024-01-01", periods=84, freq="D")
+    dow = days.dayofweek.to_numpy()
+    frames = [pd.DataFrame({"series_id": "big", "ts": days,
+                            "y": 1000.0 + 600.0 * (dow == 5) + rng.normal(0, 60, 84)})]
+    frames += [pd.DataFrame({"series_id": f"s{k}", "ts": days,
+                             "y": rng.poisson(20, 84).astype(float)}) for k in range(20)]
+    frame = pd.concat(frames)
+    chosen = {}
+    for criterion in ("absolute", "scaled"):
+        f = DemandForecaster(horizon=7, models=("seasonal_naive", "croston"), n_windows=2,
+                             criterion=criterion, random_state=0).fit(frame)
+        chosen[criterion] = f.choice_["smooth"]
+    assert "seasonal_naive" in chosen["absolute"]
+    assert chosen["scaled"] == ["croston"]
+    with pytest.raises(DataError, match="criterion"):
+        DemandForecaster(criterion="mase").fit(frame)
+
+
 def _shared_pattern(n_series: int = 12, T: int = 60, season: int = 12, noise: float = 3.0,
                     seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)

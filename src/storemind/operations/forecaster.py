@@ -5,8 +5,11 @@ backtest, with conformal prediction intervals from the backtest's residuals.
    every model is fitted on the history before each block and forecasts it.
 2. **Choice.** Series are split into *smooth* and *intermittent* demand (average interval
    between non-zero periods above 1.32, Syntetos-Boylan). For each class the candidate with
-   the smallest absolute error over the backtest wins; candidates are each model alone and the
-   equal-weight mean of every pair and of all models.
+   the smallest error over the backtest wins; candidates are each model alone and the
+   equal-weight mean of every pair and of all models. The error is absolute by default (the
+   big sellers dominate it, as they dominate WAPE and WMAE) or, with ``criterion="scaled"``,
+   each series' absolute error divided by its in-sample seasonal-naive error (every product
+   counts alike, as in MASE).
 3. **Intervals.** The chosen forecast's backtest errors, divided by each series' recent mean
    level, give per-class, per-step quantiles (split conformal); the final interval is the
    forecast plus those quantiles times the series' level, cut at zero.
@@ -50,6 +53,24 @@ def _level(Y: np.ndarray, window: int) -> np.ndarray:
     return np.maximum(m, floor)
 
 
+def _naive_scale(Y: np.ndarray, season: int) -> np.ndarray:
+    """Each series' mean absolute seasonal-naive error in sample (MASE's denominator), from
+    its first observed period; lag 1 where the history is not longer than a season, and the
+    median positive scale where a series' own is 0 or undefined (a series that never moved)."""
+    out = np.full(Y.shape[0], np.nan)
+    for i, row in enumerate(Y):
+        obs = ~np.isnan(row)
+        if not obs.any():
+            continue
+        y = np.nan_to_num(row[int(np.argmax(obs)):])
+        lag = season if len(y) > season else 1
+        if len(y) > lag:
+            out[i] = float(np.mean(np.abs(y[lag:] - y[:-lag])))
+    pos = out[np.isfinite(out) & (out > 0)]
+    fill = float(np.median(pos)) if len(pos) else 1.0
+    return np.where(np.isfinite(out) & (out > 0), out, fill)
+
+
 class DemandForecaster(Forecaster):
     """Per-product demand forecaster with model choice and conformal intervals.
 
@@ -72,6 +93,10 @@ class DemandForecaster(Forecaster):
         Backtest windows (rolling origin).
     level : float
         Coverage of the prediction interval, e.g. 0.9.
+    criterion : {"absolute", "scaled"}
+        What the model choice minimises over the backtest: the summed absolute error
+        (volume-weighted, like WAPE or WMAE) or each series' absolute error over its mean
+        in-sample seasonal-naive error (each series alike, like MASE).
     gbm_params : dict, optional
         Extra :class:`GBMForecaster` settings.
     n_jobs : int
@@ -83,8 +108,9 @@ class DemandForecaster(Forecaster):
     def __init__(self, freq: str = "D", season_length: int = 7, horizon: int = 14,
                  models: tuple[str, ...] = ("seasonal_naive", "ets", "croston", "gbm"),
                  covariates: tuple[str, ...] = ("price", "promo", "is_holiday"),
-                 n_windows: int = 1, level: float = 0.9, gbm_params: dict | None = None,
-                 n_jobs: int = 1, random_state: int | None = None):
+                 n_windows: int = 1, level: float = 0.9, criterion: str = "absolute",
+                 gbm_params: dict | None = None, n_jobs: int = 1,
+                 random_state: int | None = None):
         self.freq = freq
         self.season_length = season_length
         self.horizon = horizon
@@ -92,6 +118,7 @@ class DemandForecaster(Forecaster):
         self.covariates = covariates
         self.n_windows = n_windows
         self.level = level
+        self.criterion = criterion
         self.gbm_params = gbm_params
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -105,6 +132,8 @@ class DemandForecaster(Forecaster):
             raise DataError(f"level must be in (0, 1); got {self.level}")
         if int(self.n_windows) < 1:
             raise DataError(f"n_windows must be >= 1; got {self.n_windows}")
+        if self.criterion not in ("absolute", "scaled"):
+            raise DataError(f"criterion must be 'absolute' or 'scaled'; got {self.criterion!r}")
 
     def _run(self, grid: Grid, names: list[str], h: int) -> dict[str, np.ndarray]:
         out = stat_forecast(grid.Y, h, int(self.season_length),
@@ -160,9 +189,12 @@ class DemandForecaster(Forecaster):
             cls = demand_class(sub.Y)
             lev = _level(sub.Y, window)
             ok = ~np.isnan(A)
+            scale = _naive_scale(sub.Y, season) if self.criterion == "scaled" else None
             for cand in cands:
                 Pc = np.mean([P[m] for m in cand], 0)
                 e = np.where(ok, np.abs(np.nan_to_num(A) - Pc), 0.0)
+                if scale is not None:
+                    e = e / scale[:, None]
                 err[cand] += np.bincount(cls, weights=e.sum(1), minlength=2)
                 res_by_cand[cand].append(np.where(ok, (np.nan_to_num(A) - Pc), np.nan)
                                          / lev[:, None])

@@ -63,7 +63,7 @@ def load_demand(store: Any) -> tuple[pd.DataFrame, str, int]:
 
 
 def _forecaster(freq: str, season: int, horizon: int, models: tuple[str, ...] | None,
-                seed: int) -> DemandForecaster:
+                seed: int, criterion: str = "absolute") -> DemandForecaster:
     daily = freq == "D"
     return DemandForecaster(
         freq=freq, season_length=season, horizon=horizon,
@@ -72,7 +72,7 @@ def _forecaster(freq: str, season: int, horizon: int, models: tuple[str, ...] | 
         gbm_params={"objective": "tweedie" if daily else "l1", "n_estimators": 100,
                     "max_rows": 30_000 if daily else 200_000,
                     "origin_step": 1 if daily else 2},
-        n_jobs=2, random_state=seed)
+        criterion=criterion, n_jobs=2, random_state=seed)
 
 
 def _lead_times(store: Any) -> pd.Series:
@@ -83,7 +83,7 @@ def _lead_times(store: Any) -> pd.Series:
 
 
 def _holdout(frame: pd.DataFrame, freq: str, season: int, horizon: int,
-             models: tuple[str, ...] | None, seed: int
+             models: tuple[str, ...] | None, seed: int, criterion: str = "absolute"
              ) -> tuple[pd.DataFrame, dict, Any, DemandForecaster]:
     """Fit on everything; score the backtest's last window (the last ``horizon`` periods,
     forecast from the history before them) against what was sold."""
@@ -91,7 +91,7 @@ def _holdout(frame: pd.DataFrame, freq: str, season: int, horizon: int,
     if len(dates) < horizon + max(season + 2, 8):
         raise DataError(f"operations needs at least {horizon + max(season + 2, 8)} "
                         f"periods of demand history; the store has {len(dates)}")
-    f = _forecaster(freq, season, horizon, models, seed).fit(frame)
+    f = _forecaster(freq, season, horizon, models, seed, criterion).fit(frame)
     lw = f.last_window()
     cut = lw["ts"].min()
     train = frame[frame["ts"] < cut]
@@ -111,13 +111,15 @@ def _holdout(frame: pd.DataFrame, freq: str, season: int, horizon: int,
 
 
 def evaluate(store: Any, settings: Any = None, *, horizon: int | None = None,
-             models: tuple[str, ...] | None = None) -> dict[str, float]:
+             models: tuple[str, ...] | None = None, criterion: str = "absolute"
+             ) -> dict[str, float]:
     """Hold out the last ``horizon`` periods: forecast WAPE, MAE, MASE and interval
-    coverage, and (daily demand) the replay of the policy over them."""
+    coverage, and (daily demand) the replay of the policy over them. ``criterion`` is the
+    forecaster's model-choice error (see :class:`DemandForecaster`)."""
     frame, freq, season = load_demand(store)
     seed = int(getattr(settings, "seed", 0) or 0)
     H = horizon or (14 if freq == "D" else 13)
-    hold, metrics, grid, _ = _holdout(frame, freq, season, H, models, seed)
+    hold, metrics, grid, _ = _holdout(frame, freq, season, H, models, seed, criterion)
     if freq == "D":
         metrics.update(_replay_metrics(hold, grid, _lead_times(store)))
     return metrics
@@ -153,14 +155,17 @@ def _cold_start(fc: pd.DataFrame, frame: pd.DataFrame, store: Any) -> pd.DataFra
 
 def train(store: Any, registry: Any, settings: Any = None, *, horizon: int | None = None,
           models: tuple[str, ...] | None = None, service_level: float = SERVICE_LEVEL,
-          review_period: float = REVIEW_PERIOD_DAYS, random_state: int | None = None) -> Any:
+          review_period: float = REVIEW_PERIOD_DAYS, random_state: int | None = None,
+          criterion: str = "absolute") -> Any:
     """Evaluate on a held-out block, refit, derive the inventory policy and register all of
-    it; returns the new ``ModelVersion``."""
+    it; returns the new ``ModelVersion``. ``criterion``: the forecaster's model choice by
+    summed absolute error (``"absolute"``, the big sellers decide) or by each product's
+    scaled error (``"scaled"``, every product alike; see :class:`DemandForecaster`)."""
     t0 = time.perf_counter()
     seed = random_state if random_state is not None else int(getattr(settings, "seed", 0) or 0)
     frame, freq, season = load_demand(store)
     H = horizon or (14 if freq == "D" else 13)
-    hold, metrics, hgrid, f = _holdout(frame, freq, season, H, models, seed)
+    hold, metrics, hgrid, f = _holdout(frame, freq, season, H, models, seed, criterion)
     lead = _lead_times(store)
     if freq == "D":
         metrics.update(_replay_metrics(hold, hgrid, lead))
@@ -184,7 +189,8 @@ def train(store: Any, registry: Any, settings: Any = None, *, horizon: int | Non
             policy.to_parquet(folder / "policy.parquet", index=False)
 
     params = {"freq": freq, "season_length": season, "horizon": H,
-              "models": list(f.models), "chosen": f.choice_, "level": f.level,
+              "models": list(f.models), "chosen": f.choice_, "criterion": f.criterion,
+              "level": f.level,
               "service_level": service_level, "review_period_days": review_period,
               "random_state": seed, "forecast_strategy": "direct multi-step (GBM)"}
     return registry.register(CAP, write, params=params, metrics=metrics,
