@@ -42,11 +42,16 @@ def test_train_registers_forecaster_policy_and_metrics(world):
     assert mv.params["criterion"] == "absolute"
 
 
-def test_train_with_the_scaled_choice_and_a_bad_criterion(world, tmp_path):
+def test_train_with_the_scaled_choice_a_fill_rate_and_a_bad_criterion(world, tmp_path):
     store, _, settings, _, _ = world
     registry = Registry(tmp_path / "models")
-    mv = train(store, registry, settings, models=MODELS, criterion="scaled")
+    mv = train(store, registry, settings, models=MODELS, criterion="scaled", fill_rate=0.97)
     assert mv.params["criterion"] == "scaled" and mv.metrics["holdout_mase"] > 0
+    assert mv.params["fill_rate"] == 0.97 and 0 < mv.metrics["replay_fill_rate"] <= 1
+    plan = reorder_plan(store, registry, settings)  # the plan follows the fill-rate policy
+    stored = pd.read_parquet(mv.path / "policy.parquet").set_index("series_id")
+    known = plan[plan.item_id.isin(stored.index)].set_index("item_id")
+    assert len(known) and (known.reorder_point == stored.reorder_point.reindex(known.index)).all()
     with pytest.raises(DataError, match="criterion must be 'absolute' or 'scaled'"):
         train(store, registry, settings, models=MODELS, criterion="wape")
     assert [v.version for v in registry.versions("operations")] == [mv.version]  # kept

@@ -65,6 +65,56 @@ def test_policy_slow_items_use_poisson_quantile():
     assert pol.order_up_to == stats.poisson.ppf(0.95, 3.4)
 
 
+def test_expected_shortage_matches_simulation():
+    from storemind.operations.policy import expected_shortage
+
+    rng = np.random.default_rng(0)
+    cases = [(20.0, 5.0, 1.0, False, 22.0, rng.normal(20, 5, 400_000)),
+             (3.0, 0.0, 1.0, True, 4.0, rng.poisson(3.0, 400_000)),
+             (3.0, 0.0, 2.5, True, 5.0, rng.negative_binomial(3.0 * 0.4 / 0.6, 0.4, 400_000)),
+             (8.0, 0.0, 1.0, False, 5.0, np.full(10, 8.0))]  # no spread: the shortfall
+    for mean, sd, vmr, discrete, x, draws in cases:
+        got = expected_shortage(np.array([x]), np.array([mean]), np.array([sd]),
+                                np.array([vmr]), np.array([discrete]))[0]
+        assert got == pytest.approx(np.maximum(draws - x, 0).mean(), rel=0.01, abs=2e-3)
+
+
+def test_fill_rate_target_holds_for_slow_and_fast_movers():
+    """Poisson demand at 0.4, 3 and 20 a day, a perfect forecast, daily review, 7-day lead
+    time and order cycle, replayed for 200 days: a fill-rate target gives about the same
+    fill at every rate, at or above the target (on the high side: sales are lost, not
+    backordered, and an order arrives before its L-th day's demand, so the replay is exposed
+    for L - 1 days), more stock for a higher target, and less stock than a cycle service
+    level of the same number."""
+    from scipy import stats
+
+    rng = np.random.default_rng(1)
+    n, H, z = 300, 14, stats.norm.ppf(0.95)
+    fills = {}
+    for lam in (0.4, 3.0, 20.0):
+        D = rng.poisson(lam, (n, 200)).astype(float)
+        hist = rng.poisson(lam, (n, 120)).astype(float)
+        fc = pd.DataFrame({"series_id": np.repeat(np.arange(n), H),
+                           "step": np.tile(np.arange(1, H + 1), n), "yhat": lam,
+                           "lower": max(lam - z * np.sqrt(lam), 0.0),
+                           "upper": lam + z * np.sqrt(lam), "demand_class": "smooth"})
+        for key, kw in (("fill 0.9", {"fill_rate": 0.9}), ("fill 0.98", {"fill_rate": 0.98}),
+                        ("csl 0.9", {"service_level": 0.9})):
+            pol = reorder_policy(fc, hist, series_ids=np.arange(n), lead_time=7.0,
+                                 review_period=1, order_cycle=7, level=0.9, **kw)
+            r = replay_policy(D, pol.reorder_point.to_numpy(), lead_time=np.full(n, 7),
+                              order_up_to=pol.order_up_to.to_numpy(), review_period=1)
+            fills[key, lam] = (r["fill_rate"], r["avg_inventory_units"])
+    for target in (0.9, 0.98):
+        got = [fills[f"fill {target}", lam][0] for lam in (0.4, 3.0, 20.0)]
+        assert min(got) >= target and max(got) - min(got) < 0.015, got
+    for lam in (0.4, 3.0, 20.0):
+        assert fills["fill 0.98", lam][1] > fills["fill 0.9", lam][1]
+        assert fills["fill 0.9", lam][1] < fills["csl 0.9", lam][1]  # less stock than CSL 0.9
+    with pytest.raises(DataError, match="fill_rate"):
+        reorder_policy(_policy_frame(1.0, "smooth"), fill_rate=1.0)
+
+
 def test_replay_known_answer():
     D = np.array([[2.0, 2, 2, 2, 2, 2]])
     r = replay_policy(D, np.array([2.0]), lead_time=np.array([1]), order_quantity=np.array([4.0]),

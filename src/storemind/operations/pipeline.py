@@ -125,15 +125,19 @@ def evaluate(store: Any, settings: Any = None, *, horizon: int | None = None,
     return metrics
 
 
-def _replay_metrics(hold: pd.DataFrame, grid: Any, lead: pd.Series) -> dict[str, float]:
+def _replay_metrics(hold: pd.DataFrame, grid: Any, lead: pd.Series,
+                    service_level: float = SERVICE_LEVEL,
+                    review_period: float = REVIEW_PERIOD_DAYS,
+                    fill_rate: float | None = None) -> dict[str, float]:
+    """The policy, as trained, replayed over the held-out block."""
     pol = reorder_policy(hold, grid.Y, lead_time=lead if len(lead) else DEFAULT_LEAD_TIME_DAYS,
-                         review_period=REVIEW_PERIOD_DAYS, service_level=SERVICE_LEVEL,
-                         series_ids=grid.ids)
+                         review_period=review_period, service_level=service_level,
+                         fill_rate=fill_rate, series_ids=grid.ids)
     D = hold.pivot(index="series_id", columns="ts", values="y").reindex(pol["series_id"])
     r = replay_policy(D.to_numpy(), pol["reorder_point"].to_numpy(),
                       lead_time=pol["lead_time_days"].to_numpy(),
                       order_up_to=pol["order_up_to"].to_numpy(),
-                      review_period=int(REVIEW_PERIOD_DAYS))
+                      review_period=max(int(review_period), 1))
     return {"replay_fill_rate": r["fill_rate"], "replay_stockout_share": r["stockout_share"],
             "replay_avg_inventory_units": r["avg_inventory_units"]}
 
@@ -156,11 +160,13 @@ def _cold_start(fc: pd.DataFrame, frame: pd.DataFrame, store: Any) -> pd.DataFra
 def train(store: Any, registry: Any, settings: Any = None, *, horizon: int | None = None,
           models: tuple[str, ...] | None = None, service_level: float = SERVICE_LEVEL,
           review_period: float = REVIEW_PERIOD_DAYS, random_state: int | None = None,
-          criterion: str = "absolute") -> Any:
+          criterion: str = "absolute", fill_rate: float | None = None) -> Any:
     """Evaluate on a held-out block, refit, derive the inventory policy and register all of
     it; returns the new ``ModelVersion``. ``criterion``: the forecaster's model choice by
     summed absolute error (``"absolute"``, the big sellers decide) or by each product's
-    scaled error (``"scaled"``, every product alike; see :class:`DemandForecaster`)."""
+    scaled error (``"scaled"``, every product alike; see :class:`DemandForecaster`).
+    ``fill_rate``: target the share of demand served from stock instead of the cycle
+    ``service_level`` (see :func:`reorder_policy`)."""
     t0 = time.perf_counter()
     seed = random_state if random_state is not None else int(getattr(settings, "seed", 0) or 0)
     frame, freq, season = load_demand(store)
@@ -168,7 +174,8 @@ def train(store: Any, registry: Any, settings: Any = None, *, horizon: int | Non
     hold, metrics, hgrid, f = _holdout(frame, freq, season, H, models, seed, criterion)
     lead = _lead_times(store)
     if freq == "D":
-        metrics.update(_replay_metrics(hold, hgrid, lead))
+        metrics.update(_replay_metrics(hold, hgrid, lead, service_level, review_period,
+                                       fill_rate))
     fc = f.forecast()
     policy = None
     if freq == "D":
@@ -176,7 +183,8 @@ def train(store: Any, registry: Any, settings: Any = None, *, horizon: int | Non
         fc = _cold_start(fc, frame, store)
         policy = reorder_policy(fc, grid.Y, series_ids=grid.ids,
                                 lead_time=lead if len(lead) else DEFAULT_LEAD_TIME_DAYS,
-                                review_period=review_period, service_level=service_level)
+                                review_period=review_period, service_level=service_level,
+                                fill_rate=fill_rate)
     metrics.update(train_seconds=time.perf_counter() - t0, series=float(len(f.series_ids_)))
     for k, name in enumerate(("smooth", "intermittent")):
         metrics[f"share_{name}"] = float((f.classes_ == k).mean())
@@ -191,7 +199,8 @@ def train(store: Any, registry: Any, settings: Any = None, *, horizon: int | Non
     params = {"freq": freq, "season_length": season, "horizon": H,
               "models": list(f.models), "chosen": f.choice_, "criterion": f.criterion,
               "level": f.level,
-              "service_level": service_level, "review_period_days": review_period,
+              "service_level": service_level, "fill_rate": fill_rate,
+              "review_period_days": review_period,
               "random_state": seed, "forecast_strategy": "direct multi-step (GBM)"}
     return registry.register(CAP, write, params=params, metrics=metrics,
                              data={"rows": int(len(frame)), "series": int(len(f.series_ids_)),

@@ -7,7 +7,16 @@ or below, an order brings it up to ``S``, the quantile of demand over the lead t
 order cycle (the days of demand one order should cover: the review period unless
 ``order_cycle`` is longer). ``review_period=1`` with ``order_cycle=7`` is continuous review
 ordering about a week of demand at a time; ``review_period=7`` alone is a weekly review. The
-quantile is the target cycle service level.
+quantile is the target cycle service level: the chance that a cycle ends without a
+stock-out.
+
+With ``fill_rate`` instead, the target is the share of demand served from stock (the
+"type 2" service level shops usually quote). The reorder point is then the smallest stock
+whose expected shortage over the lead time, ``E[(D_L - s)+]``, is at most ``(1 - fill_rate)``
+times the expected order (the demand of one order cycle), and the order-up-to level adds
+that cycle's expected demand to it: the (s, Q) fill-rate rule (Silver, Pyke & Peterson,
+*Inventory Management and Production Planning and Scheduling*, 3rd ed., section 7.7),
+with the same normal or negative binomial demand as below.
 
 Demand over ``P`` days (``P`` = lead time, or lead time + order cycle) has mean the sum of
 the daily forecasts (their mean repeated beyond the horizon). Its spread:
@@ -26,7 +35,8 @@ from scipy import stats
 
 from storemind.errors import DataError
 
-__all__ = ["reorder_policy", "lead_time_quantile", "dispersion"]
+__all__ = ["reorder_policy", "lead_time_quantile", "expected_shortage", "fill_rate_point",
+           "dispersion"]
 
 
 def dispersion(Y: np.ndarray, window: int, lookback: int = 182) -> np.ndarray:
@@ -64,21 +74,73 @@ def lead_time_quantile(mean: np.ndarray, sd: np.ndarray, vmr: np.ndarray,
     out = np.maximum(mean + stats.norm.ppf(q) * np.asarray(sd, float), 0.0)
     d = np.asarray(discrete, bool) & (mean > 0)
     if d.any():
-        mu, r_ = mean[d], np.asarray(vmr, float)[d]
-        pois = stats.poisson.ppf(q, mu)
-        over = r_ > 1.0 + 1e-9
-        p = 1.0 / np.where(over, r_, 2.0)
-        size = mu * p / (1 - p)
-        nb = stats.nbinom.ppf(q, np.maximum(size, 1e-9), p)
-        out[d] = np.where(over, nb, pois)
+        mu = mean[d]
+        over, size, p = _nb_params(mu, np.asarray(vmr, float)[d])
+        out[d] = np.where(over, stats.nbinom.ppf(q, size, p), stats.poisson.ppf(q, mu))
     out[np.asarray(discrete, bool) & (mean <= 0)] = 0.0
     return out
+
+
+def _nb_params(mean: np.ndarray, vmr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(over-dispersed?, size, p) of the negative binomial with this mean and variance
+    ``vmr * mean``."""
+    over = vmr > 1.0 + 1e-9
+    p = 1.0 / np.where(over, vmr, 2.0)
+    return over, np.maximum(mean * p / (1 - p), 1e-9), p
+
+
+def expected_shortage(x: np.ndarray, mean: np.ndarray, sd: np.ndarray, vmr: np.ndarray,
+                      discrete: np.ndarray) -> np.ndarray:
+    """``E[(D - x)+]``, the expected units demand ``D`` exceeds stock ``x`` by: normal
+    (``mean``, ``sd``) where not ``discrete``, else negative binomial with variance
+    ``vmr * mean`` (Poisson at vmr 1), ``x`` rounded down to whole units there."""
+    x, mean = np.asarray(x, float), np.maximum(np.asarray(mean, float), 0.0)
+    sd, vmr = np.asarray(sd, float), np.asarray(vmr, float)
+    disc = np.asarray(discrete, bool)
+    out = np.maximum(mean - x, 0.0)  # no spread: the shortfall itself
+    sm = ~disc & (sd > 0)
+    if sm.any():
+        z = (x[sm] - mean[sm]) / sd[sm]
+        out[sm] = sd[sm] * (stats.norm.pdf(z) - z * stats.norm.sf(z))
+    d = disc & (mean > 0)
+    if d.any():
+        # E[(D - x)+] = E[D] - sum_{k < x} P(D > k), over whole units
+        xi = np.maximum(np.floor(x[d]).astype(int), 0)
+        k = np.arange(int(xi.max()) + 1)[None, :]
+        over, size, p = _nb_params(mean[d], vmr[d])
+        sf = np.where(over[:, None], stats.nbinom.sf(k, size[:, None], p[:, None]),
+                      stats.poisson.sf(k, mean[d][:, None]))
+        below = np.where(k < xi[:, None], sf, 0.0).sum(1)
+        out[d] = np.maximum(mean[d] - below, 0.0)
+    return out
+
+
+def fill_rate_point(mean: np.ndarray, sd: np.ndarray, vmr: np.ndarray, discrete: np.ndarray,
+                    allowed: np.ndarray) -> np.ndarray:
+    """The smallest whole stock ``x >= 0`` whose :func:`expected_shortage` is at most
+    ``allowed`` units (by bisection, every series at once)."""
+    mean = np.maximum(np.asarray(mean, float), 0.0)
+    allowed = np.maximum(np.asarray(allowed, float), 1e-9)
+    lo = np.zeros(len(mean))  # shortage(lo) may exceed allowed
+    hi = np.ceil(mean + 10 * np.maximum(np.asarray(sd, float), np.sqrt(
+        np.maximum(np.asarray(vmr, float), 1.0) * mean)) + 1)
+    ok_at_zero = expected_shortage(lo, mean, sd, vmr, discrete) <= allowed
+    while True:
+        todo = hi - lo > 1
+        if not todo.any():
+            break
+        mid = np.floor((lo + hi) / 2)
+        ok = expected_shortage(mid, mean, sd, vmr, discrete) <= allowed
+        hi = np.where(todo & ok, mid, hi)
+        lo = np.where(todo & ~ok, mid, lo)
+    return np.where(ok_at_zero, 0.0, hi)
 
 
 def reorder_policy(forecast: pd.DataFrame, history: np.ndarray | None = None, *,
                    lead_time: float | pd.Series = 7.0, review_period: float = 7.0,
                    order_cycle: float | None = None,
-                   service_level: float = 0.95, level: float = 0.9,
+                   service_level: float = 0.95, fill_rate: float | None = None,
+                   level: float = 0.9,
                    series_ids: np.ndarray | None = None) -> pd.DataFrame:
     """Policy per series from a :class:`DemandForecaster` forecast frame.
 
@@ -99,6 +161,9 @@ def reorder_policy(forecast: pd.DataFrame, history: np.ndarray | None = None, *,
         the review period.
     service_level : float
         Target probability of no stock-out within a cycle, e.g. 0.95.
+    fill_rate : float, optional
+        Instead of ``service_level``: the target share of demand served from stock, e.g.
+        0.98 (see the module's docstring).
     level : float
         Coverage of the forecast's interval (to read its standard deviation).
     series_ids : ndarray, optional
@@ -113,6 +178,8 @@ def reorder_policy(forecast: pd.DataFrame, history: np.ndarray | None = None, *,
     """
     if not 0 < service_level < 1:
         raise DataError(f"service_level must be in (0, 1); got {service_level}")
+    if fill_rate is not None and not 0 < fill_rate < 1:
+        raise DataError(f"fill_rate must be in (0, 1); got {fill_rate}")
     if review_period < 1:
         raise DataError(f"review_period must be at least 1 day; got {review_period}")
     if order_cycle is not None and not order_cycle >= 1:
@@ -155,8 +222,13 @@ def reorder_policy(forecast: pd.DataFrame, history: np.ndarray | None = None, *,
         vmr_l, vmr_p = _by_window(hist, lt), _by_window(hist, lt + cycle)
     else:
         vmr_l = vmr_p = np.ones(n)
-    rop = lead_time_quantile(m_l, s_l, vmr_l, discrete, service_level)
-    s_up = lead_time_quantile(m_p, s_p, vmr_p, discrete, service_level)
+    if fill_rate is None:
+        rop = lead_time_quantile(m_l, s_l, vmr_l, discrete, service_level)
+        s_up = lead_time_quantile(m_p, s_p, vmr_p, discrete, service_level)
+    else:  # the (s, Q) fill-rate rule: short at most (1 - fill rate) of one order's demand
+        order = np.maximum(m_p - m_l, 0.0)
+        rop = fill_rate_point(m_l, s_l, vmr_l, discrete, (1 - fill_rate) * order)
+        s_up = rop + np.ceil(order)
     s_up = np.maximum(s_up, rop)
     method = np.where(discrete, np.where(vmr_p > 1 + 1e-9, "negative binomial", "poisson"),
                       "normal")
