@@ -118,22 +118,37 @@ def expected_shortage(x: np.ndarray, mean: np.ndarray, sd: np.ndarray, vmr: np.n
 def fill_rate_point(mean: np.ndarray, sd: np.ndarray, vmr: np.ndarray, discrete: np.ndarray,
                     allowed: np.ndarray) -> np.ndarray:
     """The smallest whole stock ``x >= 0`` whose :func:`expected_shortage` is at most
-    ``allowed`` units (by bisection, every series at once)."""
+    ``allowed`` units, every series at once: for whole-unit demand read off the cumulative
+    sums of ``P(D > k)`` (one pass), for normal demand by bisection."""
     mean = np.maximum(np.asarray(mean, float), 0.0)
+    sd, vmr = np.asarray(sd, float), np.asarray(vmr, float)
+    disc = np.asarray(discrete, bool)
     allowed = np.maximum(np.asarray(allowed, float), 1e-9)
-    lo = np.zeros(len(mean))  # shortage(lo) may exceed allowed
-    hi = np.ceil(mean + 10 * np.maximum(np.asarray(sd, float), np.sqrt(
-        np.maximum(np.asarray(vmr, float), 1.0) * mean)) + 1)
-    ok_at_zero = expected_shortage(lo, mean, sd, vmr, discrete) <= allowed
-    while True:
-        todo = hi - lo > 1
-        if not todo.any():
-            break
-        mid = np.floor((lo + hi) / 2)
-        ok = expected_shortage(mid, mean, sd, vmr, discrete) <= allowed
-        hi = np.where(todo & ok, mid, hi)
-        lo = np.where(todo & ~ok, mid, lo)
-    return np.where(ok_at_zero, 0.0, hi)
+    hi = np.ceil(mean + 10 * np.maximum(sd, np.sqrt(np.maximum(vmr, 1.0) * mean)) + 1)
+    out = np.zeros(len(mean))
+    d = disc & (mean > 0)  # (no demand: nothing to stock)
+    if d.any():
+        # E[(D - x)+] = E[D] - C[x] with C[x] = sum_{k < x} P(D > k), rising in x
+        k = np.arange(int(hi[d].max()) + 1)[None, :]
+        over, size, p = _nb_params(mean[d], vmr[d])
+        sf = np.where(over[:, None], stats.nbinom.sf(k, size[:, None], p[:, None]),
+                      stats.poisson.sf(k, mean[d][:, None]))
+        C = np.hstack([np.zeros((len(sf), 1)), np.cumsum(sf, 1)])
+        enough = C >= (mean[d] - allowed[d])[:, None]
+        out[d] = np.where(enough.any(1), enough.argmax(1), C.shape[1] - 1)
+    c = ~disc
+    if c.any():
+        m, s_, a = mean[c], sd[c], allowed[c]
+        no = np.zeros(len(m), bool)
+        lo, up = np.zeros(len(m)), hi[c]  # shortage(up) <= a; shortage(lo) may exceed it
+        ok_at_zero = expected_shortage(lo, m, s_, vmr[c], no) <= a
+        while (todo := up - lo > 1).any():
+            mid = np.floor((lo + up) / 2)
+            ok = expected_shortage(mid, m, s_, vmr[c], no) <= a
+            up = np.where(todo & ok, mid, up)
+            lo = np.where(todo & ~ok, mid, lo)
+        out[c] = np.where(ok_at_zero, 0.0, up)
+    return out
 
 
 def reorder_policy(forecast: pd.DataFrame, history: np.ndarray | None = None, *,
