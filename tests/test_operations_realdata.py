@@ -1,11 +1,18 @@
-"""Minimum quality on real data: Walmart weekly sales, stores 1-2 x departments 1-20
-(38 series), the last 13 weeks held out."""
+"""Minimum quality on real data: Walmart weekly sales (stores 1-2 x departments 1-20, 38
+series, the last 13 weeks held out; and every series), and the operations benchmark's Online
+Retail sample of daily demand."""
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import pandas as pd
 
 from storemind.datasets import read_walmart
 from storemind.operations import DemandForecaster, rolling_origin, score_backtest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from operations import retail_sample  # noqa: E402
 
 
 def _frame(data_dir) -> pd.DataFrame:
@@ -64,38 +71,10 @@ def test_walmart_low_rank_history_on_every_series(data_dir):
     assert ours["wmae"] < 1365  # 1300 + 5%
 
 
-def _retail_sample(data_dir, n: int = 300) -> pd.DataFrame:
-    """The operations benchmark's Online Retail sample: daily units of 300 products sold in
-    the last 4 months (seed 0), every day from each product's first sale, zeros included."""
-    import numpy as np
-
-    from storemind.datasets import read_online_retail
-
-    fr = read_online_retail(data_dir)
-    o, li, it = fr["orders"], fr["order_items"], fr["items"]
-    j = li.merge(o[o.kind == "sale"][["order_id", "ts"]], on="order_id")
-    j = j[j.item_id.isin(it.loc[it.category.isna(), "item_id"])]
-    j["ts"] = j.ts.dt.normalize()
-    d = j.groupby(["item_id", "ts"]).agg(y=("quantity", "sum")).reset_index()
-    d = d.rename(columns={"item_id": "series_id"})
-    d["price"] = d.series_id.map(it.set_index("item_id").price)
-    last = d.ts.max()
-    active = np.sort(d[d.ts >= last - pd.Timedelta(days=118)].series_id.unique())
-    d = d[d.series_id.isin(np.random.default_rng(0).choice(active, n, replace=False))]
-    days = pd.date_range(d.ts.min(), d.ts.max(), freq="D")
-    full = pd.MultiIndex.from_product([d.series_id.unique(), days],
-                                      names=["series_id", "ts"]).to_frame(index=False)
-    full = full[full.ts >= full.series_id.map(d.groupby("series_id").ts.min())]
-    out = full.merge(d[["series_id", "ts", "y"]], on=["series_id", "ts"], how="left")
-    out["y"] = out.y.fillna(0.0)
-    out["price"] = out.series_id.map(d.drop_duplicates("series_id").set_index("series_id").price)
-    return out.reset_index(drop=True)
-
-
 def test_online_retail_choice_by_absolute_or_scaled_error(data_dir):
     """The two model-choice criteria on intermittent daily demand, 2 origins x 14 days: the
     default (summed absolute error) wins WAPE, the scaled one (as MASE) wins MASE."""
-    rs = _retail_sample(data_dir)
+    rs, _ = retail_sample(300, data_dir)  # the operations benchmark's sample
     assert rs.series_id.nunique() == 300
 
     def score(criterion: str) -> dict:
