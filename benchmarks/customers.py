@@ -10,9 +10,11 @@ lifetimes runs in a subprocess from its own venv on the very same summary CSV.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -123,6 +125,7 @@ def churn_block(quick: bool) -> dict:
     from storemind.store import Store
 
     d = tempfile.mkdtemp()
+    atexit.register(shutil.rmtree, d, True)
     store = Store(Path(d) / "retail.duckdb")
     load_dataset("online_retail", store)
     H = 90

@@ -12,8 +12,10 @@ Run: .venv/bin/python benchmarks/risk.py   (after bash benchmarks/setup_risk.sh)
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -213,6 +215,7 @@ def latency(rates: tuple[int, ...] = (50, 200), seconds: float = 10.0
     from storemind.risk.pipeline import train
 
     home = Path(tempfile.mkdtemp())
+    atexit.register(shutil.rmtree, home, True)
     settings = Settings(home=home, api_keys="bench")
     store = Store(settings.db_path)
     simulate(store, n_users=3000, n_items=600, n_days=120, progress=False)

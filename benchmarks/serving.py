@@ -360,6 +360,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)  # the copy is ~0.5 GB at the full size
     meta = {"host": host, "load_s": load_s, "pinned": pinned, "load_before": load_before,
             "load_after": os.getloadavg(), "server_cpu_s": cpu_total, "recall": recall}
     write(args, info, meta, rows, fresh, events, stats)
