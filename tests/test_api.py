@@ -221,12 +221,31 @@ def test_422_names_the_field(client, store):
         ({"events": [{"user_id": "u", "event_type": "view", "ts": "2024-01-01",
                       "value": "abc"}]}, "events[0].value"),
         ([1], "events[0]"),
+        # found by schemathesis: a far-off year with an offset overflowed the UTC conversion
+        ({"user_id": "u", "event_type": "view", "ts": "0001-01-01T06:00:00+19:30"}, "ts"),
+        ({"user_id": "u", "event_type": "view", "ts": "9999-12-31T23:00:00-05:00"}, "ts"),
+        ({"user_id": "u", "event_type": "view", "ts": "1969-12-31T23:00:00"}, "ts"),
     ],
 )
 def test_422_cases(client, body, field):
     r = _post(client, body)
     assert r.status_code == 422
     assert field in [d["field"] for d in r.json()["detail"]]
+
+
+def test_store_time_applies_the_offset_and_bounds_the_year():
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from storemind._web import store_time
+
+    plus2 = timezone(timedelta(hours=2))
+    assert store_time(datetime(2024, 1, 1, 12, tzinfo=plus2)) == datetime(2024, 1, 1, 10)
+    assert store_time(datetime(2024, 1, 1, 12)) == datetime(2024, 1, 1, 12)
+    with pytest.raises(ValueError, match="outside 1970-2200"):
+        store_time(datetime(1970, 1, 1, 1, tzinfo=plus2))  # 1969-12-31 23:00 UTC
+    with pytest.raises(ValueError, match="year 1"):
+        store_time(datetime(1, 1, 1, 6, tzinfo=timezone(timedelta(hours=19, minutes=30))))
+    assert store_time(datetime(2200, 12, 31, 23, tzinfo=UTC)).year == 2200
 
 
 def test_422_for_malformed_json(client):

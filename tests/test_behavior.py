@@ -223,6 +223,15 @@ def test_api_and_dashboard(sim) -> None:
     assert body["churn_risk"] == pytest.approx(s.churn_risk.iloc[0])
     assert len(body["drivers"]) == 4 and body["horizon_days"] == 33
     assert client.get("/v1/customers/nobody/churn").status_code == 404
+    # a customer who viewed but never bought has a propensity but no churn risk or drivers
+    # (found by schemathesis: the drivers were stored as the string 'nan', a 500)
+    all_scores = pipeline.load_scores(registry)
+    browsers = all_scores[all_scores.churn_risk.isna()]
+    assert len(browsers) > 0 and browsers.drivers.isna().all()
+    resp = client.get(f"/v1/customers/{browsers.user_id.iloc[0]}/churn")
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["churn_risk"] is None and resp.json()["drivers"] == []
+    assert 0 <= resp.json()["purchase_propensity"] <= 1
     cust = client.get(f"/v1/customers/{uid}").json()
     assert cust["churn_source"] == "behavior" and cust["churn_risk"] == body["churn_risk"]
     rows = client.get("/v1/funnel", params={"by": "segment"}).json()

@@ -125,6 +125,17 @@ def test_bad_payment_is_422(world) -> None:
     r = world["client"].post("/v1/payments/score", json={"payment_id": "x", "amount": -1,
                                                          "ts": "2024-01-01"}, headers=KEY)
     assert r.status_code == 422
+    # found by schemathesis: years outside what pandas and the store hold were a 500
+    for field, ts in [("ts", "0001-01-01T06:00:00+19:30"), ("ts", "9999-01-01T06:00:00"),
+                      ("signup_ts", "0001-01-01T00:00:00")]:
+        body = {"payment_id": "x", "amount": 1, "ts": "2024-01-01", field: ts}
+        r = world["client"].post("/v1/payments/score", json=body, headers=KEY)
+        assert r.status_code == 422, r.text
+        assert [d["field"] for d in r.json()["detail"]] == [field]
+        assert "outside 1970-2200" in r.json()["detail"][0]["reason"]
+    r = world["client"].post("/v1/payments/score", headers=KEY, json={
+        "payment_id": "tz-1", "amount": 1, "ts": "2024-01-01T12:00:00+02:00"})
+    assert r.status_code == 200, r.text
 
 
 def test_decisions_reach_the_store(world) -> None:

@@ -14,11 +14,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from pydantic import AfterValidator
 
 from storemind.config import Settings
 from storemind.registry import Registry
@@ -27,8 +29,24 @@ from storemind.store import Store
 __all__ = [
     "get_state", "get_store", "get_registry", "get_settings", "get_observers", "add_observer",
     "StoreDep", "RegistryDep", "SettingsDep", "Observer", "json_answer",
-    "Param", "FastParams",
+    "Param", "FastParams", "StoreTime", "store_time",
 ]
+
+def store_time(v: datetime) -> datetime:
+    """A posted time as the store keeps it: naive UTC, in 1970-2200. An offset is applied;
+    a year outside the range is a ``ValueError`` (a 422 naming the field), checked before the
+    offset so that ``0001-01-01T00:00+05:00`` cannot overflow the conversion."""
+    if not 1969 <= v.year <= 2201:
+        raise ValueError(f"year {v.year} is outside 1970-2200")
+    if v.tzinfo is not None:
+        v = v.astimezone(UTC).replace(tzinfo=None)
+    if not 1970 <= v.year <= 2200:
+        raise ValueError(f"year {v.year} is outside 1970-2200")
+    return v
+
+
+#: A request field holding a time: ISO 8601 or Unix seconds, converted by :func:`store_time`.
+StoreTime = Annotated[datetime, AfterValidator(store_time)]
 
 #: An observer takes the events just stored (dicts with the canonical event columns).
 Observer = Callable[[list[dict[str, Any]]], Any]

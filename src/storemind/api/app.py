@@ -101,12 +101,43 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
         "Bearer": {"type": "http", "scheme": "bearer"},
     }
-    for ops in schema.get("paths", {}).values():
+    for path, ops in schema.get("paths", {}).items():
         for method, op in ops.items():
             if method.upper() in WRITE_METHODS:
                 op["security"] = [{"ApiKey": []}, {"Bearer": []}]
+            _error_responses(path, method.upper(), op)
+    if "HTTPValidationError" in schemas and "HTTPValidationError" not in str(schema["paths"]):
+        schemas.pop("HTTPValidationError")
+        schemas.pop("ValidationError", None)
     app.openapi_schema = schema
     return schema
+
+
+_ERRORS = {
+    "400": "The body could not be read (not JSON or not UTF-8).",
+    "401": "No API key, or one not accepted (every write needs one).",
+    "404": "An unknown id, or the capability is not trained yet; `message` says which.",
+    "413": "The body or the batch is larger than the server's limit.",
+    "422": "A field is invalid or missing; `detail` names each one and why.",
+}
+
+
+def _error_responses(path: str, method: str, op: dict[str, Any]) -> None:
+    """Document the errors a route can answer, each with :class:`ErrorBody`, the body every
+    error has (FastAPI's default 422 schema, with ``loc``, is not what the handlers send)."""
+    codes = set()
+    if op.get("parameters") or op.get("requestBody"):
+        codes.add("422")
+    if op.get("requestBody"):
+        codes |= {"400", "413"}
+    if method in WRITE_METHODS:
+        codes |= {"401", "413"}
+    if path.startswith("/v1/"):
+        codes.add("404")
+    ref = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    responses = op.setdefault("responses", {})
+    for code in sorted(codes):
+        responses[code] = {"description": _ERRORS[code], "content": ref}
 
 
 def create_app(

@@ -62,8 +62,9 @@ def parse_events(body: bytes, max_batch: int) -> list[dict[str, Any]]:
     """
     try:
         data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        msg = (exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
+               if isinstance(exc, UnicodeDecodeError) else "nested too deeply")
         raise _invalid(("body",), f"body is not valid JSON: {msg}", "json_invalid") from None
     if isinstance(data, dict) and "events" in data:
         if set(data) != {"events"}:

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from storemind._web import StoreTime
 from storemind.store import EVENT_TYPES
 
 __all__ = ["EventIn", "EventBatch", "EventsResult", "Health", "ErrorBody", "FieldError"]
@@ -30,7 +30,7 @@ class EventIn(BaseModel):
     session_id: str | None = Field(None, max_length=200)
     event_type: EventType
     value: float | None = None
-    ts: datetime
+    ts: StoreTime
     query: str | None = Field(None, max_length=2000)
 
     @field_validator("event_type", mode="before")
@@ -43,15 +43,6 @@ class EventIn(BaseModel):
     def _finite(cls, v: float | None) -> float | None:
         if v is not None and not math.isfinite(v):
             raise ValueError("must be a finite number")
-        return v
-
-    @field_validator("ts")
-    @classmethod
-    def _naive_utc(cls, v: datetime) -> datetime:
-        if v.tzinfo is not None:
-            v = v.astimezone(UTC).replace(tzinfo=None)
-        if not 1970 <= v.year <= 2200:
-            raise ValueError(f"year {v.year} is outside 1970-2200")
         return v
 
 

@@ -250,6 +250,9 @@ def train(store: Any, registry: Any, settings: Any = None, *,
     scores = pd.DataFrame(index=now.index)
     buyers = now.frequency > 0
     scores["churn_risk"] = np.nan
+    # object column of None first: enlarging with a list of strings would store the
+    # non-buyers' missing drivers as the string 'nan'
+    scores["drivers"] = pd.Series(None, index=scores.index, dtype=object)
     if buyers.any():
         nb = now[buyers]
         scores.loc[buyers, "churn_risk"] = churn.predict_proba(nb[F])
@@ -271,8 +274,6 @@ def train(store: Any, registry: Any, settings: Any = None, *,
             scores["next_category"] = names[best]
             scores["next_category_p"] = proba[np.arange(len(best)), best]
     scores = scores.reset_index()
-    if "drivers" not in scores:
-        scores["drivers"] = None
     metrics["scored_customers"] = int(len(scores))
 
     def write(folder: Path) -> None:
@@ -328,11 +329,13 @@ def customer_churn(registry: Any, user_id: str) -> dict[str, Any]:
         return None if v is None or pd.isna(v) else float(v)
 
     drivers = row.get("drivers")
+    # versions trained before the fix above hold the string 'nan' for customers without drivers
+    drivers = json.loads(drivers) if isinstance(drivers, str) and drivers.startswith("[") else []
     return {
         "user_id": str(user_id),
         "horizon_days": int(mv.params.get("horizon_days", HORIZON_DAYS)),
         "churn_risk": num(row.get("churn_risk")),
-        "drivers": json.loads(drivers) if isinstance(drivers, str) else [],
+        "drivers": drivers,
         "purchase_propensity": num(row.get("purchase_propensity")),
         "next_category": (row.get("next_category") or None) if "next_category" in row else None,
         "next_category_p": num(row.get("next_category_p")) if "next_category_p" in row else None,

@@ -16,7 +16,7 @@ from fastapi.templating import Jinja2Templates
 from storemind import __version__
 from storemind.dashboard import _overview
 from storemind.dashboard._charts import plotly_js_path
-from storemind.errors import NotFittedError, NotFoundError
+from storemind.errors import DataError, NotFittedError, NotFoundError
 
 __all__ = ["install_dashboard", "CAPABILITY_INFO"]
 
@@ -133,6 +133,9 @@ def _capability(cap: str, request: Request, sub: str | None) -> HTMLResponse:
             return _render(request, name, {**context, **extra})
         except (NotFittedError, NotFoundError) as exc:
             context["problem"] = str(exc)
+        except DataError as exc:  # a query value the page cannot use (an unknown item, say)
+            context["problem"] = str(exc)
+            return _render(request, "capability.html", context, status=422)
         except Exception as exc:  # a broken page says so and leaves the rest of the site up
             log.error("dashboard page %s failed", cap, exc_info=exc)
             context["problem"] = f"this page failed: {type(exc).__name__}: {exc}"

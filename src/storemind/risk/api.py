@@ -3,13 +3,12 @@ queue."""
 from __future__ import annotations
 
 import threading
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, FastAPI, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from storemind._web import get_state
+from storemind._web import StoreTime, get_state
 from storemind.errors import UnknownIdError
 from storemind.risk.online import LABELS, LiveRisk
 
@@ -32,7 +31,7 @@ class PaymentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     payment_id: str = Field(min_length=1, max_length=200)
-    ts: datetime
+    ts: StoreTime
     amount: float = Field(ge=0)
     user_id: str | None = None
     order_id: str | None = None
@@ -48,7 +47,7 @@ class PaymentIn(BaseModel):
     basket_lines: float | None = None
     basket_units: float | None = None
     basket_max_price: float | None = None
-    signup_ts: datetime | None = None
+    signup_ts: StoreTime | None = None
     user_country: str | None = None
     user_source: str | None = None
 
@@ -95,11 +94,7 @@ def live_risk(request: Request) -> LiveRisk:
 
 
 def _to_payment(body: PaymentIn) -> dict[str, Any]:
-    p = body.model_dump(exclude={"items"})
-    for key in ("ts", "signup_ts"):
-        v = p.get(key)
-        if v is not None and v.tzinfo is not None:
-            p[key] = v.replace(tzinfo=None) - v.utcoffset()  # naive UTC, as the store keeps
+    p = body.model_dump(exclude={"items"})  # times are naive UTC already (StoreTime)
     if body.items:
         p["basket_lines"] = float(len(body.items))
         p["basket_units"] = float(sum(i.quantity for i in body.items))
