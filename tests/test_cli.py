@@ -26,6 +26,8 @@ def test_help_everywhere() -> None:
         ["serve", "--help"],
         ["demo", "--help"],
         ["status", "--help"],
+        ["models", "--help"],
+        ["models", "prune", "--help"],
     ):
         result = runner.invoke(app, args)
         assert result.exit_code == 0, args
@@ -158,3 +160,30 @@ def test_plan_campaign_with_budget(home: Path, tmp_path: Path) -> None:
     assert plan.cost.sum() <= 50 + 1e-9
     assert set(plan.group) <= {"treatment", "holdout"} and "holdout" in set(plan.group)
     assert runner.invoke(app, ["plan"]).exit_code == 2
+
+
+def test_models_list_rollback_prune(home: Path) -> None:
+    from storemind.config import Settings
+    from storemind.registry import Registry
+
+    reg = Registry(Settings().models_path)
+    for i in range(4):
+        reg.register("recommend", lambda f, i=i: (f / "w.bin").write_bytes(b"x" * (i + 1) * 2**20),
+                     metrics={"ndcg@10": 0.1 * i})
+    listed = runner.invoke(app, ["models", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert all(f"v000{i}" in listed.output for i in range(1, 5))
+    assert "4.0 MiB" in listed.output and "ndcg@10=0.3" in listed.output
+    back = runner.invoke(app, ["models", "rollback", "recommend"])
+    assert back.exit_code == 0 and "current is now v0003 (was v0004)" in back.output
+    dry = runner.invoke(app, ["models", "prune", "--keep", "1", "--dry-run"])
+    assert dry.exit_code == 0 and "would delete v0001, v0002" in dry.output
+    assert len(reg.versions("recommend")) == 4
+    done = runner.invoke(app, ["models", "prune", "recommend", "--keep", "1"])
+    assert done.exit_code == 0, done.output
+    assert "deleted v0001, v0002 (3.0 MiB)" in done.output
+    assert [v.version for v in reg.versions("recommend")] == ["v0003", "v0004"]
+    assert reg.current_version("recommend") == "v0003"
+    bad = runner.invoke(app, ["models", "prune", "nothing"])
+    assert bad.exit_code == 1 and "no model registered for ['nothing']" in bad.output
+    assert runner.invoke(app, ["models", "prune", "--keep", "0"]).exit_code == 2

@@ -87,3 +87,40 @@ def test_concurrent_registrations_get_distinct_versions(tmp_path: Path) -> None:
     assert not errors
     assert len(reg.versions("customers")) == 8
     assert reg.current_version("customers") in {v.version for v in reg.versions("customers")}
+
+
+def test_prune_keeps_the_newest_and_the_current(tmp_path: Path) -> None:
+    reg = Registry(tmp_path / "models")
+    for i in range(5):
+        reg.register("recommend", _writer(float(i)))
+    reg.rollback("recommend", "v0001")  # an old version made current again
+    assert [v.version for v in reg.prune("recommend", 2, dry_run=True)] == ["v0002", "v0003"]
+    assert len(reg.versions("recommend")) == 5  # a dry run deletes nothing
+    gone = reg.prune("recommend", 2)
+    assert [v.version for v in gone] == ["v0002", "v0003"]
+    assert [v.version for v in reg.versions("recommend")] == ["v0001", "v0004", "v0005"]
+    assert reg.current_version("recommend") == "v0001"
+    assert not any(p.name.startswith(".") for p in (tmp_path / "models" / "recommend").iterdir()
+                   if p.name != "current")
+    # numbering goes on after the newest, never reusing a deleted number
+    assert reg.register("recommend", _writer(9.0)).version == "v0006"
+    assert reg.prune("recommend", 10) == []
+    with pytest.raises(RegistryError, match="at least 1"):
+        reg.prune("recommend", 0)
+
+
+def test_prune_removes_stale_incoming_folders_only(tmp_path: Path) -> None:
+    import os
+    import time
+
+    reg = Registry(tmp_path / "models")
+    reg.register("risk", _writer(1.0))
+    cap = tmp_path / "models" / "risk"
+    old, fresh = cap / ".incoming-old", cap / ".incoming-fresh"  # a crashed and a live training
+    old.mkdir()
+    fresh.mkdir()
+    two_days_ago = time.time() - 2 * 86_400
+    os.utime(old, (two_days_ago, two_days_ago))
+    reg.prune("risk", 1)
+    assert not old.exists() and fresh.exists()
+    assert reg.get("risk").version == "v0001"

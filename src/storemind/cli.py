@@ -580,6 +580,97 @@ def experiment_analyze(
     typer.echo(str(report))
 
 
+models_app = typer.Typer(
+    help="Registered model versions: list them, roll back, prune old ones.", no_args_is_help=True
+)
+app.add_typer(models_app, name="models")
+
+
+def _size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:,.1f} MiB"
+
+
+def _registry_caps(settings: Settings, capabilities: list[str] | None):
+    from storemind.registry import Registry
+
+    registry = Registry(settings.models_path)
+    have = registry.capabilities()
+    wanted = capabilities or have
+    unknown = [c for c in wanted if c not in have]
+    if unknown:
+        raise _fail(f"no model registered for {unknown} under {settings.models_path}; "
+                    f"registered: {have or 'none'}")
+    return registry, wanted
+
+
+@models_app.command("list")
+@_friendly
+def models_list(
+    capabilities: Annotated[
+        list[str] | None, typer.Argument(help="Capabilities (default: every registered one).")
+    ] = None,
+    home: HomeOpt = None,
+) -> None:
+    """Every registered version: created, size on disk, headline metrics, which is current."""
+    registry, wanted = _registry_caps(_settings(home), capabilities)
+    t = Table("capability", "version", "current", "created", "size", "metrics",
+              title=f"models {registry.root}")
+    for cap in wanted:
+        current = registry.current_version(cap)
+        for v in registry.versions(cap):
+            shown = [f"{k}={val:.4g}" if isinstance(val, float) else f"{k}={val}"
+                     for k, val in v.metrics.items() if isinstance(val, int | float)][:3]
+            t.add_row(cap, v.version, "*" if v.version == current else "",
+                      v.created_at[:16].replace("T", " "),
+                      _mib(_size(v.path)), ", ".join(shown))
+    console.print(t)
+
+
+@models_app.command("rollback")
+@_friendly
+def models_rollback(
+    capability: Annotated[str, typer.Argument(help="Capability to roll back.")],
+    version: Annotated[
+        str | None, typer.Argument(help="Version to make current (default: the one before).")
+    ] = None,
+    home: HomeOpt = None,
+) -> None:
+    """Make an earlier version current; a running server switches to it without a restart."""
+    registry, _ = _registry_caps(_settings(home), [capability])
+    before = registry.current_version(capability)
+    mv = registry.rollback(capability, version)
+    console.print(f"{capability}: current is now {mv.version} (was {before})")
+
+
+@models_app.command("prune")
+@_friendly
+def models_prune(
+    capabilities: Annotated[
+        list[str] | None, typer.Argument(help="Capabilities (default: every registered one).")
+    ] = None,
+    keep: Annotated[int, typer.Option(min=1, help="Newest versions to keep per capability.")] = 3,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would go.")] = False,
+    home: HomeOpt = None,
+) -> None:
+    """Delete all but the newest --keep versions; the current version always stays."""
+    registry, wanted = _registry_caps(_settings(home), capabilities)
+    freed = 0
+    for cap in wanted:
+        doomed = registry.prune(cap, keep, dry_run=True)
+        size = sum(_size(v.path) for v in doomed)
+        if not dry_run:
+            registry.prune(cap, keep)
+        freed += size
+        names = ", ".join(v.version for v in doomed) or "nothing"
+        console.print(f"{cap}: {'would delete' if dry_run else 'deleted'} {names}"
+                      + (f" ({_mib(size)})" if doomed else ""))
+    console.print(f"{'would free' if dry_run else 'freed'} {_mib(freed)}")
+
+
 def main() -> None:
     """Entry point: run the CLI, turning storemind's own errors into a message and exit 1."""
     try:

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -179,3 +180,34 @@ class Registry:
             version = names[names.index(cur) - 1]
         self.set_current(capability, version)
         return self.get(capability, version)
+
+    def prune(self, capability: str, keep: int, *, dry_run: bool = False) -> list[ModelVersion]:
+        """Delete all but the newest ``keep`` versions of a capability; the current one is
+        never deleted, whatever its age (after a rollback it may be an old one). Also removes
+        leftovers of trainings that died while writing (``.incoming-*`` older than a day).
+
+        Returns the versions deleted (or that would be, with ``dry_run``), oldest first. A
+        server keeps serving: it only ever reads the current version, and one that has not
+        yet swapped to it keeps the files it has open.
+        """
+        if keep < 1:
+            raise RegistryError(f"keep must be at least 1; got {keep}")
+        versions = self.versions(capability)
+        current = self.current_version(capability)
+        newest = {v.version for v in versions[-keep:]}
+        doomed = [v for v in versions if v.version not in newest and v.version != current]
+        if dry_run:
+            return doomed
+        for v in doomed:
+            # renamed first, so a reader never sees a half-deleted version under its name
+            trash = v.path.with_name(f".deleting-{v.version}")
+            os.rename(v.path, trash)
+            shutil.rmtree(trash, ignore_errors=True)
+        cap = self._cap_dir(capability)
+        day_ago = time.time() - 86_400
+        for p in cap.glob(".incoming-*") if cap.is_dir() else []:
+            if p.stat().st_mtime < day_ago:
+                shutil.rmtree(p, ignore_errors=True)
+        for p in cap.glob(".deleting-*") if cap.is_dir() else []:  # an earlier prune cut short
+            shutil.rmtree(p, ignore_errors=True)
+        return doomed
