@@ -45,3 +45,18 @@ def spark():
     session = spark_session("local[2]", "storemind-tests")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def trained_home(tmp_path_factory) -> Path:
+    """A small simulated store with every capability trained, as `storemind demo` makes it
+    (about 15 s); for tests that need a whole trained server. Treat it as read-only."""
+    from typer.testing import CliRunner
+
+    from storemind.cli import app
+
+    home = tmp_path_factory.mktemp("trained") / "home"
+    r = CliRunner().invoke(app, ["demo", "--no-serve", "--home", str(home), "--users", "400",
+                                 "--items", "120", "--days", "60"])
+    assert r.exit_code == 0, r.output
+    return home

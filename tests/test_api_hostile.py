@@ -16,11 +16,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 
 from storemind.api import create_app
 from storemind.api.models import ErrorBody
-from storemind.cli import app as cli
 from storemind.config import Settings
 
 KEY = "hostile-key"
@@ -36,12 +34,8 @@ FIELD_VALUES: list[Any] = [None, "x", -1, 10**30, 1e308, [], {}, True, "x" * 500
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    home = tmp_path_factory.mktemp("hostile") / "home"
-    r = CliRunner().invoke(cli, ["demo", "--no-serve", "--home", str(home), "--users", "400",
-                                 "--items", "120", "--days", "60"])
-    assert r.exit_code == 0, r.output
-    settings = Settings(home=home, api_keys=KEY, max_batch=50, max_body_bytes=65_536)
+def served(trained_home):
+    settings = Settings(home=trained_home, api_keys=KEY, max_batch=50, max_body_bytes=65_536)
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         spec = client.get("/openapi.json").json()
         yield client, spec

@@ -57,6 +57,33 @@ def test_overview_shows_tables_ranges_and_chart(client, store):
     for cap in CAPABILITY_INFO:
         assert f'href="/dashboard/{cap}"' in html
     assert "https://" not in html and "cdn" not in html.lower()  # works offline
+    assert "older events are not shown" not in html
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
+    assert 'rel="icon" href="/static/favicon.svg"' in html
+
+
+def test_events_chart_keeps_to_recent_days_and_shows_gaps_as_zero(client, store):
+    """An epoch-0 time from a broken export must not stretch the chart over 54 years."""
+    from storemind.dashboard._overview import events_figure
+
+    ev = _events(10)
+    ev = ev[~ev.ts.str.startswith("2024-05-05")]  # a day without events
+    old = pd.DataFrame([{"event_id": "z", "user_id": "u", "event_type": "view",
+                         "ts": "1970-01-01 00:00:00"}])
+    store.append("events", pd.concat([ev, old]))
+    fig, note = events_figure(store, days=30)
+    assert note is not None and note.startswith("1 older events are not shown")
+    assert "earliest event is from 1970-01-01" in note
+    views = next(t for t in fig.data if t.name == "view")
+    assert pd.Timestamp(views.x[0]) == pd.Timestamp("2024-05-01") and len(views.x) == 10
+    assert views.y[4] == 0 and min(views.y[:4]) > 0  # the empty day is a 0, not skipped
+    assert sum(views.y) == (ev.event_type == "view").sum()
+    assert "1 older events are not shown" in client.get("/").text  # 365 days by default
+    store.append("events", pd.DataFrame([{"event_id": "z2", "user_id": "u",
+                                          "event_type": "view", "ts": "2022-01-01"}]))
+    assert "2 older events are not shown" in client.get("/").text
+
 
 
 def test_overview_of_an_empty_store(client):
@@ -200,3 +227,53 @@ def test_browser_renders_overview_chart(tmp_path, store):
     out = Path(__import__("os").environ.get("STOREMIND_SCREENSHOT", "")).expanduser()
     if str(out) not in ("", "."):
         out.write_bytes(shot.read_bytes())
+
+
+@pytest.mark.browser
+def test_browser_every_trained_page_fits_its_charts(trained_home):
+    """Every capability page of a trained store in a real browser: no script error, and every
+    chart as wide as its card, not wider (charts drawn while the page was still being parsed
+    kept the width of a whole row, hiding most of the customers' segment map)."""
+    import uvicorn
+    from playwright.sync_api import sync_playwright
+
+    app = create_app(Settings(home=trained_home, api_keys="k"))
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    pages = ["/", *[f"/dashboard/{c}" for c in CAPABILITY_INFO], "/dashboard/recommend/live"]
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path="/usr/bin/chromium",
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                      "--disable-component-update", "--disable-sync", "--no-first-run"],
+            )
+            try:
+                page = browser.new_page(viewport={"width": 1280, "height": 1000})
+                errors: list[str] = []
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                charts = 0
+                for path in pages:
+                    r = page.goto(f"http://127.0.0.1:{port}{path}", wait_until="load")
+                    assert r is not None and r.status == 200, path
+                    page.wait_for_timeout(300)  # the resize after load
+                    sizes = page.evaluate("""() => [...document.querySelectorAll(
+                        '.js-plotly-plot')].map(g => [g.id,
+                        g.querySelector('.main-svg').getBoundingClientRect().width,
+                        g.closest('.card').clientWidth])""")
+                    for chart_id, width, card in sizes:
+                        assert width <= card, f"{path} #{chart_id}: {width:.0f}px in {card}px"
+                    charts += len(sizes)
+                    assert not errors, f"{path}: {errors}"
+                assert charts >= 15  # the pages drew their charts
+            finally:
+                browser.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -9,7 +9,7 @@ from storemind.dashboard._charts import chart_html
 from storemind.registry import Registry
 from storemind.store import TABLES, Store
 
-__all__ = ["table_rows", "quarantine_rows", "events_chart", "model_rows"]
+__all__ = ["table_rows", "quarantine_rows", "events_figure", "events_chart", "model_rows"]
 
 
 def _fmt_ts(ts: pd.Timestamp | None) -> str:
@@ -41,19 +41,46 @@ def quarantine_rows(store: Store, limit: int = 50) -> list[dict[str, Any]]:
     return frame.head(limit).to_dict("records")
 
 
-def events_chart(store: Store) -> str | None:
-    """Events per day by type as a Plotly chart (HTML fragment), or None without events."""
+#: The overview's chart shows at most this many days, up to the latest event.
+CHART_DAYS = 365
+
+
+def events_figure(store: Store, days: int = CHART_DAYS) -> tuple[Any, str | None]:
+    """Events per day by type over the last ``days`` days of data: (Plotly figure, note), or
+    (None, None) without events. Days without events count 0, so a gap shows as one rather
+    than as a straight line across it. Events older than the window (an epoch-0 time from a
+    broken export, say) are counted in the note instead of stretching the axis over decades."""
     frame = store.events_per_day()
     if frame.empty:
-        return None
+        return None, None
     import plotly.graph_objects as go
 
+    frame["day"] = pd.to_datetime(frame["day"])
+    last = frame["day"].max()
+    start = last - pd.Timedelta(days=days - 1)
+    before = frame[frame["day"] < start]
+    frame = frame[frame["day"] >= start]
+    span = pd.date_range(frame["day"].min(), last, freq="D")
+    wide = (frame.pivot_table(index="day", columns="event_type", values="events",
+                              aggfunc="sum")
+            .reindex(span, fill_value=0).fillna(0))
     fig = go.Figure()
-    for event_type, part in frame.groupby("event_type", sort=True):
-        fig.add_trace(go.Scatter(x=part["day"], y=part["events"], mode="lines",
+    for event_type in sorted(wide.columns):
+        fig.add_trace(go.Scatter(x=wide.index, y=wide[event_type], mode="lines",
                                  name=str(event_type)))
     fig.update_layout(xaxis_title=None, yaxis_title="events per day")
-    return chart_html(fig, "events-per-day")
+    note = None
+    if len(before):
+        note = (f"{int(before['events'].sum()):,} older events are not shown: the chart covers "
+                f"the last {days} days of data, and the earliest event is from "
+                f"{before['day'].min():%Y-%m-%d}.")
+    return fig, note
+
+
+def events_chart(store: Store, days: int = CHART_DAYS) -> tuple[str | None, str | None]:
+    """:func:`events_figure` as an HTML fragment for the overview, with its note."""
+    fig, note = events_figure(store, days)
+    return (None if fig is None else chart_html(fig, "events-per-day")), note
 
 
 def model_rows(registry: Registry, capabilities: list[str],

@@ -80,11 +80,13 @@ router = APIRouter(include_in_schema=False)
 def overview(request: Request) -> HTMLResponse:
     """Tables, date ranges, quarantine and events per day."""
     store, registry = request.app.state.store, request.app.state.registry
+    chart, chart_note = _overview.events_chart(store)
     return _render(request, "overview.html", {
         "title": "Overview",
         "tables": _overview.table_rows(store),
         "quarantine": _overview.quarantine_rows(store),
-        "chart": _overview.events_chart(store),
+        "chart": chart,
+        "chart_note": chart_note,
         "models": _overview.model_rows(
             registry, list(CAPABILITY_INFO),
             present={c for c in CAPABILITY_INFO if _exists(f"storemind.{c}.pipeline")},
@@ -147,6 +149,13 @@ def _capability(cap: str, request: Request, sub: str | None) -> HTMLResponse:
 def plotly_js() -> FileResponse:
     """plotly.js from the installed plotly package."""
     return FileResponse(plotly_js_path(), media_type="text/javascript",
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> FileResponse:
+    """The icon browsers ask for on their own (an SVG; every current browser takes it)."""
+    return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml",
                         headers={"Cache-Control": "public, max-age=86400"})
 
 
