@@ -23,6 +23,9 @@ def _funnel_charts(store: Any, registry: Any) -> dict[str, str]:
                               textinfo="value+percent initial"))
     out["funnel"] = chart_html(fig, "funnel-all", height=300)
     weekly = funnel(store, "week")
+    if len(weekly):  # the last 52 weeks of data: one stray old time must not squash the rest
+        weeks = pd.to_datetime(weekly.group)
+        weekly = weekly[weeks >= weeks.max() - pd.Timedelta(weeks=51)]
     fig = go.Figure()
     for col in ("view_to_cart", "cart_to_purchase", "view_to_purchase"):
         fig.add_trace(go.Scatter(x=weekly.group, y=weekly[col], name=col.replace("_", " "),

@@ -35,7 +35,7 @@ def page(request: Any, store: Any, registry: Any) -> tuple[str, dict[str, Any]]:
     insights = json.loads((mv.path / "insights.json").read_text())
     metrics = [(k, f"{v:.4f}") for k, v in sorted(mv.metrics.items())
                if k.startswith("holdout_")]
-    return "marketing.html", {"qini_chart": chart_html(fig, "marketing-qini"),
+    return "marketing.html", {"qini_chart": chart_html(fig, "marketing-qini", height=520),
                               "insights": insights, "quality": metrics, "best": best,
                               "params": mv.meta["params"], **_plan_context(request, store,
                                                                            registry, mv)}
