@@ -56,6 +56,11 @@ def test_overview_shows_tables_ranges_and_chart(client, store):
     assert "bad.csv" in html
     for cap in CAPABILITY_INFO:
         assert f'href="/dashboard/{cap}"' in html
+    # experiments has no model: the page must not send anyone to `storemind train experiments`
+    # (an unknown capability for train)
+    assert "storemind train experiments" not in html
+    assert "no model: analysed from the store on each request" in html
+    assert "storemind train recommend" in html  # an untrained capability with a model says so
     assert "https://" not in html and "cdn" not in html.lower()  # works offline
     assert "older events are not shown" not in html
     icon = client.get("/favicon.ico")
@@ -109,8 +114,11 @@ def test_capability_pages_say_what_to_do(client, cap):
     r = client.get(f"/dashboard/{cap}")
     assert r.status_code == 200
     assert CAPABILITY_INFO[cap][0] in r.text
-    assert (f"storemind train {cap}" in r.text or "Coming." in r.text
-            or "Current model" in r.text)
+    if cap == "experiments":  # nothing to train; with no exposures it says what to log
+        assert "storemind train" not in r.text and "no experiment has exposures yet" in r.text
+    else:
+        assert (f"storemind train {cap}" in r.text or "Coming." in r.text
+                or "Current model" in r.text)
 
 
 def test_unknown_capability_page_is_404(client):

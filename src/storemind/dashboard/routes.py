@@ -35,6 +35,10 @@ CAPABILITY_INFO: dict[str, tuple[str, str]] = {
     "experiments": ("Experiments", "A/B assignment and analysis."),
 }
 
+#: Capabilities with no model to train: they analyse the store on each request, so the pages
+#: must not tell anyone to run `storemind train` for them (it has nothing to train).
+MODEL_FREE = frozenset({"experiments"})
+
 
 def _exists(module: str) -> bool:
     try:
@@ -61,7 +65,8 @@ def _nav(request: Request) -> list[dict[str, Any]]:
     registry = request.app.state.registry
     out = []
     for cap, (title, _) in CAPABILITY_INFO.items():
-        trained = registry.current_version(cap) is not None
+        trained = registry.current_version(cap) is not None or (
+            cap in MODEL_FREE and _exists(f"storemind.{cap}.pipeline"))
         out.append({"name": cap, "title": title, "trained": trained,
                     "present": trained or _exists(f"storemind.{cap}.pipeline")})
     return out
@@ -87,6 +92,7 @@ def overview(request: Request) -> HTMLResponse:
         "quarantine": _overview.quarantine_rows(store),
         "chart": chart,
         "chart_note": chart_note,
+        "model_free": MODEL_FREE,
         "models": _overview.model_rows(
             registry, list(CAPABILITY_INFO),
             present={c for c in CAPABILITY_INFO if _exists(f"storemind.{c}.pipeline")},
@@ -119,6 +125,7 @@ def _capability(cap: str, request: Request, sub: str | None) -> HTMLResponse:
     context: dict[str, Any] = {
         "title": title, "active": cap, "cap": cap, "blurb": blurb,
         "has_pipeline": _exists(f"storemind.{cap}.pipeline"),
+        "trainable": cap not in MODEL_FREE,
         "model": _overview.model_rows(registry, [cap])[0] if version else None,
         "problem": None,
     }

@@ -43,6 +43,10 @@ def _forest(frame: Any) -> str:
 
 def _monitor(store: Any, key: str, metric: str) -> str:
     path = watch(store, key, metric)
+    if path.look.nunique() < 2:  # one point is no sequence: say why instead of drawing it
+        raise DataError(f"every exposure of {key!r} has the same time ({path.look.iloc[0]}), "
+                        "so there is one look only; exposures logged as they happen give one "
+                        "point per day")
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=path.look, y=path["diff"], name="difference", mode="lines+markers"))
     fig.add_trace(go.Scatter(x=path.look, y=path.cs_high, name="always-valid CS",
