@@ -35,6 +35,14 @@ def test_page_compares_models_and_explains_recommendations(tmp_path) -> None:
         assert explore.status_code == 200
         assert 'id="recommendations"' in explore.text
         assert any(w in explore.text for w in ("similar to", "bought together", "popular"))
+        # the history is the customer's latest 20 events, latest first, to the second
+        from storemind.recommend.dashboard import _history
+
+        hist = _history(store, user)
+        ev = store.frame("events")
+        expected = ev[ev.user_id == user].ts.sort_values(ascending=False).head(20)
+        assert [h["ts"] for h in hist] == list(expected.dt.strftime("%Y-%m-%d %H:%M:%S"))
+        assert hist[0]["ts"] in explore.text
         live = client.get("/dashboard/recommend/live")
         assert live.status_code == 200
         assert client.get("/dashboard/recommend/nope").status_code == 404

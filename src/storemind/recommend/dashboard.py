@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import ibis
 import plotly.graph_objects as go
 
 from storemind._plots import chart_html
@@ -32,7 +33,10 @@ def _history(store: Any, user_id: str, limit: int = 20) -> list[dict[str, Any]]:
     mine = e.filter(e.user_id == user_id).order_by(e.ts.desc()).limit(limit)
     joined = mine.left_join(i, mine.item_id == i.item_id).select(
         mine.ts, mine.event_type, mine.item_id, i.title, i.category)
-    return store.execute(joined).to_dict("records")
+    # ordered again after the join: a join does not keep the order of its input
+    frame = store.execute(joined.order_by(ibis.desc("ts")))
+    frame["ts"] = frame["ts"].dt.strftime("%Y-%m-%d %H:%M:%S")
+    return frame.to_dict("records")
 
 
 def page(request: Any, store: Any, registry: Any) -> tuple[str, dict[str, Any]]:
