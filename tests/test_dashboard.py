@@ -285,3 +285,21 @@ def test_browser_every_trained_page_fits_its_charts(trained_home):
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_customer_page_reads_churn_drivers_plainly(trained_home):
+    """Drivers are named in words and percentile features shown as percentiles (they were
+    raw names with sixteen-digit fractions)."""
+    import re
+
+    from storemind.behavior import pipeline
+    from storemind.registry import Registry
+
+    settings = Settings(home=trained_home, api_keys="k")
+    scores = pipeline.load_scores(Registry(settings.models_path)).dropna(subset=["churn_risk"])
+    uid = scores.user_id.iloc[0]
+    with TestClient(create_app(settings)) as client:
+        html = client.get(f"/dashboard/customers?user={uid}").text
+    table = html.split("<th>driver</th>", 1)[1].split("</table>", 1)[0]
+    assert "percentile " in table and "_pct" not in table
+    assert not re.search(r"\d\.\d{6,}", table)  # no long fractions
