@@ -76,3 +76,62 @@ def test_cli_train_through_running_server(tmp_path: Path) -> None:
         server.should_exit = True
         thread.join(timeout=10)
         store.close()
+
+
+def test_cli_ingest_and_status_through_running_server(tmp_path: Path) -> None:
+    """`storemind ingest` and `status` while the server holds the store: the file goes to
+    the server's inbox and the server ingests it (bad rows to quarantine, re-runs store
+    nothing twice); status shows the server's row counts."""
+    home = tmp_path / "home"
+    store = Store(home / "store.duckdb")
+    port = _free_port()
+    settings = Settings(home=home, api_keys=KEY, port=port)
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, store, capabilities=()),
+                                           host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    events = tmp_path / "events.csv"
+    events.write_text("event_id,user_id,item_id,event_type,value,ts\n"
+                      "e1,u1,i1,view,,2024-01-01\ne2,,i1,view,,2024-01-02\n"
+                      "e3,u2,i2,purchase,9.5,2024-01-03\n")
+    env = {**os.environ, "STOREMIND_HOME": str(home), "STOREMIND_API_KEYS": KEY,
+           "STOREMIND_PORT": str(port)}
+
+    def cli(*args: str, **extra: str) -> tuple[int, str]:
+        done = subprocess.run([sys.executable, "-m", "storemind.cli", *args],
+                              env={**env, **extra}, capture_output=True, text=True, timeout=120)
+        return done.returncode, " ".join((done.stdout + done.stderr).split())
+
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        rc, out = cli("ingest", "events", str(events))
+        assert rc == 0, out
+        assert "handing the file to it" in out
+        assert "read 3 = stored 2 + duplicates 0 + quarantined 1" in out
+        assert "missing required value in column user_id" in out
+        assert store.count("events") == 2
+        assert set(store.frame("quarantine").source) == {str(events)}  # the user's file name
+        rc, out = cli("ingest", "events", str(events))
+        assert rc == 0 and "stored 0 + duplicates 2" in out
+        garbage = tmp_path / "garbage.csv"
+        garbage.write_bytes(bytes(range(256)) * 20)
+        rc, out = cli("ingest", "events", str(garbage))
+        assert rc == 1 and f"cannot read {garbage}" in out and "inbox" not in out
+        rc, out = cli("ingest", "astrology", str(events))
+        assert rc == 1 and "unknown table 'astrology'" in out
+        assert list((home / "inbox").iterdir()) == []  # nothing left behind
+        assert store.count("events") == 2  # nothing stored by the failures
+        rc, out = cli("status")
+        assert rc == 0, out
+        assert "events │ 2" in out and "counted by the server" in out
+        rc, out = cli("ingest", "events", str(events), STOREMIND_API_KEYS="")
+        assert rc == 1 and "set STOREMIND_API_KEYS" in out
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        store.close()

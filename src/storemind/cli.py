@@ -13,6 +13,7 @@ import importlib
 import importlib.util
 import os
 import secrets
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -87,6 +88,35 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _ask_server(settings: Settings, server: str | None, path: str, what: str,
+                json: dict[str, Any] | None = None, timeout: float = 600) -> dict[str, Any]:
+    """POST to the running server that holds the store (with the first configured API key)
+    and return its JSON answer; ``what`` names the action in errors ("to train through it")."""
+    import httpx
+
+    url = (server or f"http://{settings.host}:{settings.port}").rstrip("/")
+    key = next(iter(sorted(settings.keys)), None)
+    if key is None:
+        raise StoremindError(
+            f"the store is held by a running server; {what} set STOREMIND_API_KEYS to one of "
+            f"its keys (asked {url})"
+        )
+    try:
+        reply = httpx.post(f"{url}{path}", headers={"X-API-Key": key}, json=json,
+                           timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise StoremindError(
+            f"the store is locked and the server at {url} did not answer: {exc}"
+        ) from exc
+    if reply.status_code != 200:
+        try:
+            message = reply.json().get("message") or reply.text[:300]
+        except ValueError:
+            message = reply.text[:300]
+        raise StoremindError(f"the server at {url} refused ({reply.status_code}): {message}")
+    return reply.json()
+
+
 def _store_or_snapshot(settings: Settings, server: str | None):
     """The store; or, when a running server holds its file, a snapshot the server writes."""
     from storemind.errors import StoreLockedError
@@ -96,25 +126,43 @@ def _store_or_snapshot(settings: Settings, server: str | None):
         return _store(settings)
     except StoreLockedError:
         pass
-    import httpx
+    console.print("the store is held by a running server; asking it for a snapshot")
+    answer = _ask_server(settings, server, "/v1/admin/snapshot", "to train through it")
+    return Store.from_snapshot(answer["path"])
 
-    url = (server or f"http://{settings.host}:{settings.port}").rstrip("/")
-    key = next(iter(sorted(settings.keys)), None)
-    if key is None:
-        raise StoremindError(
-            f"the store is held by a running server; to train through it set STOREMIND_API_KEYS "
-            f"to one of its keys (asked {url})"
-        )
-    console.print(f"the store is held by the server at {url}; asking it for a snapshot")
+
+def _ingest_through_server(settings: Settings, server: str | None, table: str, file: Path,
+                           **options: Any) -> Any:
+    """Copy ``file`` into the server's inbox and have the server ingest it; the report."""
+    import uuid
+    from collections import Counter
+
+    from storemind.api.admin import INBOX
+    from storemind.store import IngestReport
+
+    if not file.is_file():
+        raise StoremindError(f"cannot read {file}: no such file")
+    inbox = settings.home / INBOX
+    inbox.mkdir(parents=True, exist_ok=True)
+    name = f"{uuid.uuid4().hex[:12]}-{file.name}"
+    console.print("the store is held by a running server; handing the file to it")
+    try:  # a hard link when on the same disk: no copy of a large file
+        os.link(file, inbox / name)
+    except OSError:
+        shutil.copyfile(file, inbox / name)
     try:
-        reply = httpx.post(f"{url}/v1/admin/snapshot", headers={"X-API-Key": key}, timeout=600)
-    except httpx.HTTPError as exc:
-        raise StoremindError(
-            f"the store is locked and the server at {url} did not answer: {exc}"
-        ) from exc
-    if reply.status_code != 200:
-        raise StoremindError(f"snapshot refused by {url}: {reply.status_code} {reply.text[:200]}")
-    return Store.from_snapshot(reply.json()["path"])
+        answer = _ask_server(settings, server, "/v1/admin/ingest", "to ingest through it",
+                             json={"table": table, "file": name, "source_name": str(file),
+                                   **options})
+    except StoremindError as exc:  # name the user's file, not its copy in the inbox
+        raise StoremindError(str(exc).replace(str((inbox / name).resolve()), str(file))
+                             .replace(str(inbox / name), str(file))) from None
+    finally:
+        (inbox / name).unlink(missing_ok=True)
+    return IngestReport(table=answer["table"], source=answer["source"], read=answer["read"],
+                        stored=answer["stored"], duplicates=answer["duplicates"],
+                        quarantined=answer["quarantined"], reasons=Counter(answer["reasons"]),
+                        ignored_columns=answer["ignored_columns"])
 
 
 def available_capabilities() -> list[str]:
@@ -194,16 +242,33 @@ def ingest(
     fmt: Annotated[str | None, typer.Option("--format", help="csv, parquet or jsonl.")] = None,
     delimiter: Annotated[str | None, typer.Option(help="CSV delimiter.")] = None,
     home: HomeOpt = None,
+    server: Annotated[
+        str | None,
+        typer.Option(help="Server holding the store (default: http://$STOREMIND_HOST:PORT)."),
+    ] = None,
 ) -> None:
     """Validate and store a file into a table, or a public dataset into every table it fills.
 
     Prints rows read = stored + duplicates + quarantined. Exits non-zero only when the file
-    cannot be read at all or no row of it could be stored.
+    cannot be read at all or no row of it could be stored. While a server holds the store,
+    the file goes to the server's inbox and the server ingests it.
     """
     settings = _settings(home)
     if dataset is None and (table is None or file is None):
         raise _fail("give TABLE FILE, or --dataset NAME (see `storemind ingest --help`)", 2)
-    store = _store(settings)
+    from storemind.errors import StoreLockedError
+
+    try:
+        store = _store(settings)
+    except StoreLockedError:
+        if dataset is not None:
+            raise
+        assert table is not None and file is not None
+        report = _ingest_through_server(
+            settings, server, table, file, mapping=_parse_mapping(map_ or []), format=fmt,
+            defaults=_parse_mapping(set_ or [], "--set"), delimiter=delimiter)
+        _finish_ingest(report, file)
+        return
     try:
         if dataset is not None:
             from storemind.datasets import load_dataset
@@ -225,13 +290,17 @@ def ingest(
             delimiter=delimiter,
             progress=big and sys.stderr.isatty(),
         )
-        _print_report(report)
-        if report.read == 0:
-            raise _fail(f"{file} has no data rows")
-        if not report.ok:
-            raise _fail(f"no row of {file} could be stored; see the quarantine reasons above")
+        _finish_ingest(report, file)
     finally:
         store.close()
+
+
+def _finish_ingest(report: Any, file: Path) -> None:
+    _print_report(report)
+    if report.read == 0:
+        raise _fail(f"{file} has no data rows")
+    if not report.ok:
+        raise _fail(f"no row of {file} could be stored; see the quarantine reasons above")
 
 
 @app.command()
@@ -319,35 +388,64 @@ def evaluate(
     console.print(table)
 
 
+def _print_tables(store: Any, settings: Settings) -> None:
+    t = Table("table", "rows", "from", "to", title=f"store {settings.db_path}")
+    for name, n in store.counts().items():
+        lo, hi = store.time_range(name) if name != "quarantine" else (None, None)
+        t.add_row(
+            name,
+            f"{n:,}",
+            f"{lo:%Y-%m-%d %H:%M}" if lo else "",
+            f"{hi:%Y-%m-%d %H:%M}" if hi else "",
+        )
+    console.print(t)
+    q = store.quarantine_summary()
+    if len(q):
+        qt = Table("table", "reason", "rows", title="quarantine")
+        for row in q.head(15).itertuples():
+            qt.add_row(row.table_name, row.reason, f"{row.rows:,}")
+        console.print(qt)
+
+
 @app.command()
 @_friendly
-def status(home: HomeOpt = None) -> None:
+def status(
+    home: HomeOpt = None,
+    server: Annotated[
+        str | None,
+        typer.Option(help="Server holding the store (default: http://$STOREMIND_HOST:PORT)."),
+    ] = None,
+) -> None:
     """Show tables (rows, time range), quarantine reasons and registered models."""
     settings = _settings(home)
     if not settings.db_path.exists():
         raise _fail(f"no store at {settings.db_path}; run `storemind init` first")
+    from storemind.errors import StoreLockedError
     from storemind.registry import Registry
 
-    store = _store(settings, read_only=True)
     try:
-        t = Table("table", "rows", "from", "to", title=f"store {settings.db_path}")
-        for name, n in store.counts().items():
-            lo, hi = store.time_range(name) if name != "quarantine" else (None, None)
-            t.add_row(
-                name,
-                f"{n:,}",
-                f"{lo:%Y-%m-%d %H:%M}" if lo else "",
-                f"{hi:%Y-%m-%d %H:%M}" if hi else "",
-            )
+        store = _store(settings, read_only=True)
+    except StoreLockedError:  # a running server holds it: its /health counts the rows
+        import httpx
+
+        url = (server or f"http://{settings.host}:{settings.port}").rstrip("/")
+        try:
+            health = httpx.get(f"{url}/health", timeout=30).json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise StoremindError(f"the store is held by another process and no server "
+                                 f"answered at {url}: {exc}") from exc
+        t = Table("table", "rows", title=f"store {settings.db_path}")
+        for name, n in health.get("tables", {}).items():
+            t.add_row(name, f"{n:,}")
         console.print(t)
-        q = store.quarantine_summary()
-        if len(q):
-            qt = Table("table", "reason", "rows", title="quarantine")
-            for row in q.head(15).itertuples():
-                qt.add_row(row.table_name, row.reason, f"{row.rows:,}")
-            console.print(qt)
-    finally:
-        store.close()
+        console.print(f"[dim]rows as counted by the server at {url}, which holds the store; "
+                      "time ranges and quarantine reasons show when it is stopped[/]")
+        store = None
+    if store is not None:
+        try:
+            _print_tables(store, settings)
+        finally:
+            store.close()
     registry = Registry(settings.models_path)
     m = Table("capability", "current", "versions", "created", title="models")
     for cap in registry.capabilities():

@@ -1,18 +1,26 @@
-"""Service routes: a consistent snapshot of the store for a trainer in another process.
+"""Service routes for commands run while a server holds the store.
 
 DuckDB lets one process write a store file. While the server holds it, ``storemind train``
 asks the server for a snapshot (Parquet files of every table, taken in one read transaction),
-trains from it and registers the new version; the server then hot-swaps to it.
+trains from it and registers the new version; the server then hot-swaps to it. Likewise
+``storemind ingest`` puts the file in ``STOREMIND_HOME/inbox/`` and asks the server to ingest
+it (the server reads only from that folder, never a path a request names elsewhere).
 """
 from __future__ import annotations
 
 import shutil
 from datetime import UTC, datetime
+from pathlib import Path
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["router", "KEEP_SNAPSHOTS"]
+from storemind.errors import DataError, NotFoundError
+
+__all__ = ["router", "KEEP_SNAPSHOTS", "INBOX", "IngestIn", "IngestOut"]
+
+#: Files to ingest are dropped here (under ``STOREMIND_HOME``) by ``storemind ingest``.
+INBOX = "inbox"
 
 KEEP_SNAPSHOTS = 3
 router = APIRouter(tags=["service"])
@@ -34,3 +42,57 @@ def snapshot(request: Request) -> Snapshot:
     for old in sorted(p for p in root.iterdir() if p.is_dir())[:-KEEP_SNAPSHOTS]:
         shutil.rmtree(old, ignore_errors=True)
     return Snapshot(path=str(folder), tables=store.counts())
+
+
+class IngestIn(BaseModel):
+    """A file already in ``STOREMIND_HOME/inbox/`` to validate and store into ``table``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    table: str = Field(min_length=1, max_length=100)
+    file: str = Field(min_length=1, max_length=300, description="Name inside the inbox.")
+    source_name: str | None = Field(None, max_length=500,
+                                    description="Name to record as the source (quarantine).")
+    mapping: dict[str, str] = Field(default_factory=dict)
+    defaults: dict[str, str] = Field(default_factory=dict)
+    format: str | None = Field(None, max_length=20)
+    delimiter: str | None = Field(None, max_length=5)
+    keep: bool = Field(False, description="Keep the file in the inbox afterwards.")
+
+
+class IngestOut(BaseModel):
+    table: str
+    source: str
+    read: int
+    stored: int
+    duplicates: int
+    quarantined: int
+    reasons: dict[str, int]
+    ignored_columns: list[str]
+    ok: bool
+
+
+@router.post("/admin/ingest", response_model=IngestOut)
+def ingest(body: IngestIn, request: Request) -> IngestOut:
+    """Ingest a file from the inbox as ``storemind ingest`` does (bad rows to quarantine,
+    duplicates skipped) into the store this server holds; the file is removed afterwards
+    unless ``keep``. Events loaded this way reach the models at their next training; live
+    updates come from ``POST /v1/events``."""
+    settings, store = request.app.state.settings, request.app.state.store
+    inbox = (settings.home / INBOX).resolve()
+    path = (inbox / body.file).resolve()
+    if path.parent != inbox:
+        raise DataError(f"file must be a plain name inside {inbox}; got {body.file!r}")
+    if not path.is_file():
+        raise NotFoundError(f"no file {body.file!r} in {inbox}")
+    try:
+        report = store.ingest(body.table, path, mapping=body.mapping, fmt=body.format,
+                              source_name=body.source_name or path.name,
+                              delimiter=body.delimiter, defaults=body.defaults)
+    finally:
+        if not body.keep:
+            Path(path).unlink(missing_ok=True)
+    return IngestOut(table=report.table, source=report.source, read=report.read,
+                     stored=report.stored, duplicates=report.duplicates,
+                     quarantined=report.quarantined, reasons=dict(report.reasons),
+                     ignored_columns=list(report.ignored_columns), ok=report.ok)
