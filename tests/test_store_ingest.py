@@ -384,3 +384,32 @@ def test_frames_stage_the_same_columns_as_the_engine_sees(store: Store, columns)
     assert list(attributes.values())[0] == "v0" and len(attributes) >= 1
     if columns == ["vip"]:
         assert attributes == {"vip": "v0"}
+
+
+def test_times_with_offsets_unix_times_and_far_off_years(store: Store, tmp_path: Path) -> None:
+    """Stored times are naive UTC: an offset is applied (a plain cast dropped it, so a
+    +02:00 export was stored two hours late), Unix seconds and milliseconds are read as the API
+    reads them, and a year outside 1970-2200 is quarantined (year 1 broke every pandas
+    reader downstream); an item's release date may go back to 1700."""
+    f = tmp_path / "times.csv"
+    rows = [("o", "2024-01-01T12:00:00+02:00"), ("z", "2024-01-01T12:00:00Z"),
+            ("m", "2024-01-01 12:00:00.5-05"), ("s", "1704110400"), ("ms", "1704110400000"),
+            ("d", "2024-01-01"), ("n", "2024-03-05 07:08"), ("y1", "0001-01-01T00:00:00"),
+            ("y9", "9999-01-01"), ("y69", "1969-12-31 23:00:00"),
+            ("yo", "0001-01-01T06:00:00+19:30"), ("big", "99999999999999999999")]
+    f.write_text("event_id,user_id,event_type,ts\n"
+                 + "".join(f"{k},u,view,{ts}\n" for k, ts in rows))
+    report = store.ingest("events", f)
+    assert (report.stored, report.quarantined) == (7, 5)
+    assert report.reasons == {"timestamp outside 1970-2200 in column ts": 4,
+                              "not a timestamp in column ts": 1}
+    got = store.frame("events").set_index("event_id").ts.to_dict()
+    want = {"o": "2024-01-01 10:00:00", "z": "2024-01-01 12:00:00",
+            "m": "2024-01-01 17:00:00.5", "s": "2024-01-01 12:00:00",
+            "ms": "2024-01-01 12:00:00", "d": "2024-01-01 00:00:00", "n": "2024-03-05 07:08:00"}
+    assert got == {k: pd.Timestamp(v) for k, v in want.items()}
+    items = pd.DataFrame({"item_id": ["old", "ancient"],
+                          "created_at": ["1922-03-04", "1500-01-01"]})
+    rep = store.ingest("items", items)
+    assert (rep.stored, rep.quarantined) == (1, 1)
+    assert rep.reasons == {"timestamp outside 1700-2200 in column created_at": 1}

@@ -319,11 +319,34 @@ def _typed(col: Column, blank: str) -> str:
     if col.type == "BOOLEAN":
         return f"TRY_CAST({blank} AS BOOLEAN)"
     if col.type == "TIMESTAMP":
+        # stored as naive UTC: a time with an offset is converted (a plain cast to TIMESTAMP
+        # drops the offset), Unix seconds (milliseconds above 2e10) are read as the API reads
+        # them, and anything else is taken as written
+        # (cheap string tests first, so that the common naive time pays for no regex; Unix
+        # time only where no cast could read the text)
+        num = f"TRY_CAST({blank} AS DOUBLE)"
+        utc = f"timezone('UTC', TRY_CAST({blank} AS TIMESTAMPTZ))"
+        # an offset ends the text: "+02:00", "-0500", "-05", "Z", "UTC" (one-character tests)
+        maybe_offset = (f"(strpos({blank}, '+') > 0 OR right({blank}, 1) IN ('Z', 'z', 'C') "
+                        f"OR '-' IN ({blank}[-6], {blank}[-5], {blank}[-3]))")
+        epoch = (f"CASE WHEN regexp_matches({blank}, '{_EPOCH_RE}') THEN timezone('UTC', "
+                 f"to_timestamp(CASE WHEN {num} > 2e10 THEN {num} / 1000 ELSE {num} END)) END")
         return (
-            f"COALESCE(TRY_CAST({blank} AS TIMESTAMP), "
-            f"CAST(TRY_CAST({blank} AS TIMESTAMPTZ) AS TIMESTAMP))"
+            f"CASE WHEN {maybe_offset} AND regexp_matches({blank}, '{_OFFSET_RE}') THEN {utc} "
+            f"ELSE COALESCE(TRY_CAST({blank} AS TIMESTAMP), {epoch}, {utc}) END"
         )
     raise ValueError(f"unhandled column type {col.type}")
+
+
+#: A time of day followed by a UTC offset or zone letter: "12:00:00+02:00", "12:00Z", "...+02".
+_OFFSET_RE = r"[0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)? ?(Z|z|UTC|[+-][0-9]{2}(:?[0-9]{2})?)$"
+#: Unix time: 9-10 digits of seconds (1973-2286) or 12-13 of milliseconds, maybe a fraction.
+_EPOCH_RE = r"^([0-9]{9,10}|[0-9]{12,13})([.][0-9]+)?$"
+#: The years a stored time may have: an event's own time (a required ``ts``) as the API
+#: allows, a descriptive one (an item's release date, say: MovieLens has films from 1922)
+#: from 1700, still inside what pandas holds.
+TIME_RANGE = (1970, 2200)
+DESCRIPTIVE_TIME_RANGE = (1700, 2200)
 
 
 def _reason(col: Column, blank: str, typed: str) -> str:
@@ -345,6 +368,10 @@ def _reason(col: Column, blank: str, typed: str) -> str:
         parts.append(f"WHEN {typed} < {col.min!r} THEN '{what}'")
     if col.type == "DOUBLE":
         parts.append(f"WHEN isinf({typed}) OR isnan({typed}) THEN 'not a finite number'")
+    if col.type == "TIMESTAMP":  # year 1 or 9999 would break every pandas reader downstream
+        lo, hi = TIME_RANGE if col.required else DESCRIPTIVE_TIME_RANGE
+        parts.append(f"WHEN {typed} < TIMESTAMP '{lo}-01-01' OR {typed} >= TIMESTAMP "
+                     f"'{hi + 1}-01-01' THEN 'timestamp outside {lo}-{hi}'")
     if col.choices:
         allowed = ", ".join(_lit(c) for c in col.choices)
         shown = "/".join(col.choices)
