@@ -2,6 +2,7 @@
 and a real browser rendering the chart."""
 from __future__ import annotations
 
+import contextlib
 import importlib.machinery
 import socket
 import sys
@@ -192,22 +193,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.browser
-def test_browser_renders_overview_chart(tmp_path, store):
+@contextlib.contextmanager
+def _browser_on(app, wait_s: float = 60):
+    """The app served by a real uvicorn in a thread, and a headless Chromium page:
+    yields (page, base URL, page errors seen)."""
     import uvicorn
     from playwright.sync_api import sync_playwright
 
-    store.append("events", _events(14))
-    app = create_app(Settings(home=tmp_path / "home", api_keys="k"), store, capabilities=())
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + wait_s
     while not server.started:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
-    shot = tmp_path / "overview.png"
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(
@@ -219,18 +219,27 @@ def test_browser_renders_overview_chart(tmp_path, store):
                 page = browser.new_page(viewport={"width": 1280, "height": 1000})
                 errors: list[str] = []
                 page.on("pageerror", lambda e: errors.append(str(e)))
-                page.goto(f"http://127.0.0.1:{port}/", wait_until="load")
-                page.wait_for_selector("#events-per-day .main-svg", timeout=15_000)
-                traces = page.locator("#events-per-day .scatterlayer .trace").count()
-                assert traces == 3  # view, cart, purchase
-                assert page.locator("nav a").count() == 1 + len(CAPABILITY_INFO)
-                assert errors == []
-                page.screenshot(path=str(shot), full_page=True)
+                yield page, f"http://127.0.0.1:{port}", errors
             finally:
                 browser.close()
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.mark.browser
+def test_browser_renders_overview_chart(tmp_path, store):
+    store.append("events", _events(14))
+    app = create_app(Settings(home=tmp_path / "home", api_keys="k"), store, capabilities=())
+    shot = tmp_path / "overview.png"
+    with _browser_on(app) as (page, base, errors):
+        page.goto(f"{base}/", wait_until="load")
+        page.wait_for_selector("#events-per-day .main-svg", timeout=15_000)
+        traces = page.locator("#events-per-day .scatterlayer .trace").count()
+        assert traces == 3  # view, cart, purchase
+        assert page.locator("nav a").count() == 1 + len(CAPABILITY_INFO)
+        assert errors == []
+        page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
     out = Path(__import__("os").environ.get("STOREMIND_SCREENSHOT", "")).expanduser()
     if str(out) not in ("", "."):
@@ -242,49 +251,23 @@ def test_browser_every_trained_page_fits_its_charts(trained_home):
     """Every capability page of a trained store in a real browser: no script error, and every
     chart as wide as its card, not wider (charts drawn while the page was still being parsed
     kept the width of a whole row, hiding most of the customers' segment map)."""
-    import uvicorn
-    from playwright.sync_api import sync_playwright
-
     app = create_app(Settings(home=trained_home, api_keys="k"))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
     pages = ["/", *[f"/dashboard/{c}" for c in CAPABILITY_INFO], "/dashboard/recommend/live"]
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path="/usr/bin/chromium",
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                      "--disable-component-update", "--disable-sync", "--no-first-run"],
-            )
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 1000})
-                errors: list[str] = []
-                page.on("pageerror", lambda e: errors.append(str(e)))
-                charts = 0
-                for path in pages:
-                    r = page.goto(f"http://127.0.0.1:{port}{path}", wait_until="load")
-                    assert r is not None and r.status == 200, path
-                    page.wait_for_timeout(300)  # the resize after load
-                    sizes = page.evaluate("""() => [...document.querySelectorAll(
-                        '.js-plotly-plot')].map(g => [g.id,
-                        g.querySelector('.main-svg').getBoundingClientRect().width,
-                        g.closest('.card').clientWidth])""")
-                    for chart_id, width, card in sizes:
-                        assert width <= card, f"{path} #{chart_id}: {width:.0f}px in {card}px"
-                    charts += len(sizes)
-                    assert not errors, f"{path}: {errors}"
-                assert charts >= 15  # the pages drew their charts
-            finally:
-                browser.close()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    charts = 0
+    with _browser_on(app) as (page, base, errors):
+        for path in pages:
+            r = page.goto(f"{base}{path}", wait_until="load")
+            assert r is not None and r.status == 200, path
+            page.wait_for_timeout(300)  # the resize after load
+            sizes = page.evaluate("""() => [...document.querySelectorAll(
+                '.js-plotly-plot')].map(g => [g.id,
+                g.querySelector('.main-svg').getBoundingClientRect().width,
+                g.closest('.card').clientWidth])""")
+            for chart_id, width, card in sizes:
+                assert width <= card, f"{path} #{chart_id}: {width:.0f}px in {card}px"
+            charts += len(sizes)
+            assert not errors, f"{path}: {errors}"
+    assert charts >= 15  # the pages drew their charts
 
 
 def test_customer_page_reads_churn_drivers_plainly(trained_home):

@@ -21,6 +21,16 @@ from storemind.store import Store
 KEY = "train-while-serving"
 
 
+def _wait_healthy(base: str) -> None:
+    for _ in range(200):
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise AssertionError(f"no healthy server at {base}")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -39,12 +49,7 @@ def test_cli_train_through_running_server(tmp_path: Path) -> None:
     thread.start()
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.05)
+        _wait_healthy(base)
         before = httpx.get(f"{base}/v1/users/nobody/recommendations", timeout=10)
         assert before.status_code == 409  # not trained yet: says so, no 500
         env = {**os.environ, "STOREMIND_HOME": str(home), "STOREMIND_API_KEYS": KEY,
@@ -103,12 +108,7 @@ def test_cli_ingest_and_status_through_running_server(tmp_path: Path) -> None:
         return done.returncode, " ".join((done.stdout + done.stderr).split())
 
     try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.05)
+        _wait_healthy(f"http://127.0.0.1:{port}")
         rc, out = cli("ingest", "events", str(events))
         assert rc == 0, out
         assert "handing the file to it" in out
