@@ -126,6 +126,13 @@ def test_demo_store_trains_and_exports_segments(home: Path, tmp_path: Path) -> N
     assert {"user_id", "segment", "clv"} <= set(seg.columns) and len(seg) > 50
     bad = runner.invoke(app, ["export", "segments", str(out), "--format", "xls"])
     assert bad.exit_code == 1 and "csv, parquet or jsonl" in bad.output
+    # a daily retrain with STOREMIND_KEEP_VERSIONS=2 keeps the newest two versions
+    for _ in range(2):
+        again = runner.invoke(app, ["train", "customers"], env={"STOREMIND_KEEP_VERSIONS": "2"})
+        assert again.exit_code == 0, again.output
+    assert "customers: deleted v0001 (STOREMIND_KEEP_VERSIONS=2)" in " ".join(again.output.split())
+    models = sorted(p.name for p in (home / "models" / "customers").glob("v*"))
+    assert models == ["v0002", "v0003"]
 
 
 def test_ask_answers_or_hands_off(home: Path) -> None:

@@ -356,6 +356,11 @@ def train(
                 for k, v in list(version.metrics.items())[:4]
             )
             table.add_row(cap, version.version, f"{time.perf_counter() - start:.1f}", metrics)
+            if settings.keep_versions:
+                gone = registry.prune(cap, settings.keep_versions)
+                if gone:
+                    console.print(f"{cap}: deleted {', '.join(v.version for v in gone)} "
+                                  f"(STOREMIND_KEEP_VERSIONS={settings.keep_versions})")
     finally:
         store.close()
     console.print(table)

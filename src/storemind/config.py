@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     max_batch: int = Field(10_000, ge=1, description="Most events in one POST /v1/events.")
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="Largest request body.")
     seed: int = 0
+    keep_versions: int = Field(
+        0, ge=0, description="After `storemind train`, keep this many newest versions of each "
+        "trained capability (and the current one) and delete the rest; 0 keeps every version.")
 
     @field_validator("engine")
     @classmethod
