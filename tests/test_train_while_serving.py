@@ -131,6 +131,8 @@ def test_cli_ingest_and_status_through_running_server(tmp_path: Path) -> None:
         assert "events │ 2" in out and "counted by the server" in out
         rc, out = cli("ingest", "events", str(events), STOREMIND_API_KEYS="")
         assert rc == 1 and "set STOREMIND_API_KEYS" in out
+        rc, out = cli("ingest", "--dataset", "cdnow")
+        assert rc == 1 and "stop it to load the dataset 'cdnow'" in out
     finally:
         server.should_exit = True
         thread.join(timeout=10)

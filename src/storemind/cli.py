@@ -262,7 +262,9 @@ def ingest(
         store = _store(settings)
     except StoreLockedError:
         if dataset is not None:
-            raise
+            raise StoremindError(
+                f"the store {settings.db_path} is held by a running server; stop it to load "
+                f"the dataset {dataset!r} (a file can be ingested while it runs)") from None
         assert table is not None and file is not None
         report = _ingest_through_server(
             settings, server, table, file, mapping=_parse_mapping(map_ or []), format=fmt,

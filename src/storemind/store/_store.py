@@ -54,8 +54,8 @@ class Store:
             holder = str(exc).split("held in", 1)[-1].split(". See", 1)[0].strip()
             raise StoreLockedError(
                 f"the store {self.path} is in use by another process ({holder}); a running "
-                "server holds it: stop it, or train through it (storemind train asks a "
-                "running server for a snapshot)"
+                "server holds it: stop it, or work through it (storemind train, ingest and "
+                "status go through a running server)"
             ) from None
         self._lock = threading.RLock()
         self._key_filters: dict[str, KeyFilter] = {}
