@@ -126,6 +126,10 @@ def test_demo_store_trains_and_exports_segments(home: Path, tmp_path: Path) -> N
     assert {"user_id", "segment", "clv"} <= set(seg.columns) and len(seg) > 50
     bad = runner.invoke(app, ["export", "segments", str(out), "--format", "xls"])
     assert bad.exit_code == 1 and "csv, parquet or jsonl" in bad.output
+    evaluated = runner.invoke(app, ["evaluate", "customers"])
+    assert evaluated.exit_code == 0 and "purchases_actual" in evaluated.output
+    unknown = runner.invoke(app, ["evaluate", "astrology"])  # was a ModuleNotFoundError trace
+    assert unknown.exit_code == 2 and "unknown or not installed capability" in unknown.output
     # a daily retrain with STOREMIND_KEEP_VERSIONS=2 keeps the newest two versions
     for _ in range(2):
         again = runner.invoke(app, ["train", "customers"], env={"STOREMIND_KEEP_VERSIONS": "2"})

@@ -147,6 +147,8 @@ def test_mapping_to_unknown_column_is_a_clear_error(store: Store) -> None:
 def test_unreadable_file_is_a_clear_error(store: Store, tmp_path: Path) -> None:
     with pytest.raises(IngestError, match="no such file"):
         store.ingest("events", tmp_path / "missing.csv")
+    with pytest.raises(IngestError, match="a folder, not a file"):
+        store.ingest("events", tmp_path)
     bad = tmp_path / "ev.parquet"
     bad.write_bytes(b"this is not parquet")
     with pytest.raises(IngestError, match="cannot read"):

@@ -141,7 +141,8 @@ def _ingest_through_server(settings: Settings, server: str | None, table: str, f
     from storemind.store import IngestReport
 
     if not file.is_file():
-        raise StoremindError(f"cannot read {file}: no such file")
+        what = "a folder, not a file" if file.is_dir() else "no such file"
+        raise StoremindError(f"cannot read {file}: {what}")
     inbox = settings.home / INBOX
     inbox.mkdir(parents=True, exist_ok=True)
     name = f"{uuid.uuid4().hex[:12]}-{file.name}"
@@ -378,10 +379,17 @@ def evaluate(
     ] = None,
     home: HomeOpt = None,
 ) -> None:
-    """Evaluate capabilities on a held-out split of the store and print their metrics."""
+    """Evaluate capabilities on a held-out split of the store and print their metrics.
+
+    When a running server holds the store, evaluation reads a snapshot the server writes.
+    """
     settings = _settings(home)
-    wanted = capabilities or available_capabilities()
-    store = _store(settings)
+    have = available_capabilities()
+    wanted = capabilities or have
+    unknown = [c for c in wanted if c not in have]
+    if unknown:
+        raise _fail(f"unknown or not installed capability {unknown}; available: {have}", 2)
+    store = _store_or_snapshot(settings, None)
     table = Table("capability", "metric", "value", title="evaluation")
     try:
         for cap in wanted:

@@ -408,7 +408,8 @@ def ingest_source(
         path = Path(source)
         name = source_name or str(path)
         if not path.is_file():
-            raise IngestError(f"cannot read {path}: no such file")
+            what = "a folder, not a file" if path.is_dir() else "no such file"
+            raise IngestError(f"cannot read {path}: {what}")
         kind = _detect_format(path, fmt)
         stager = _Stager(con, name, kind)
         try:
