@@ -286,3 +286,13 @@ def test_customer_page_reads_churn_drivers_plainly(trained_home):
     table = html.split("<th>driver</th>", 1)[1].split("</table>", 1)[0]
     assert "percentile " in table and "_pct" not in table
     assert not re.search(r"\d\.\d{6,}", table)  # no long fractions
+
+
+def test_model_free_capabilities_are_the_ones_without_training():
+    """The dashboard's MODEL_FREE (declared, so that rendering the navigation imports no
+    pipeline) must match what `storemind train` derives: a pipeline without `train`."""
+    from storemind.cli import available_capabilities
+    from storemind.dashboard.routes import MODEL_FREE, _exists
+
+    with_pipeline = {c for c in CAPABILITY_INFO if _exists(f"storemind.{c}.pipeline")}
+    assert MODEL_FREE == with_pipeline - set(available_capabilities())

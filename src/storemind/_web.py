@@ -24,7 +24,7 @@ from pydantic import AfterValidator
 
 from storemind.config import Settings
 from storemind.registry import Registry
-from storemind.store import Store
+from storemind.store import TIME_RANGE, Store
 
 __all__ = [
     "get_state", "get_store", "get_registry", "get_settings", "get_observers", "add_observer",
@@ -32,16 +32,19 @@ __all__ = [
     "Param", "FastParams", "StoreTime", "store_time",
 ]
 
+
 def store_time(v: datetime) -> datetime:
-    """A posted time as the store keeps it: naive UTC, in 1970-2200. An offset is applied;
-    a year outside the range is a ``ValueError`` (a 422 naming the field), checked before the
-    offset so that ``0001-01-01T00:00+05:00`` cannot overflow the conversion."""
-    if not 1969 <= v.year <= 2201:
-        raise ValueError(f"year {v.year} is outside 1970-2200")
+    """A posted time as the store keeps it: naive UTC, in the years ingestion accepts for an
+    event's time (``storemind.store.TIME_RANGE``). An offset is applied; a year outside the
+    range is a ``ValueError`` (a 422 naming the field), checked a year wider before the offset
+    so that ``0001-01-01T00:00+05:00`` cannot overflow the conversion."""
+    lo, hi = TIME_RANGE
+    if not lo - 1 <= v.year <= hi + 1:
+        raise ValueError(f"year {v.year} is outside {lo}-{hi}")
     if v.tzinfo is not None:
         v = v.astimezone(UTC).replace(tzinfo=None)
-    if not 1970 <= v.year <= 2200:
-        raise ValueError(f"year {v.year} is outside 1970-2200")
+    if not lo <= v.year <= hi:
+        raise ValueError(f"year {v.year} is outside {lo}-{hi}")
     return v
 
 

@@ -53,6 +53,10 @@ HomeOpt = Annotated[
     Path | None,
     typer.Option("--home", help="Store folder (default: $STOREMIND_HOME or ./storemind-home)."),
 ]
+ServerOpt = Annotated[
+    str | None,
+    typer.Option(help="Server holding the store (default: http://$STOREMIND_HOST:PORT)."),
+]
 
 
 def _settings(home: Path | None) -> Settings:
@@ -88,13 +92,18 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _server_url(settings: Settings, server: str | None) -> str:
+    """The running server to ask: ``--server``, else ``http://$STOREMIND_HOST:PORT``."""
+    return (server or f"http://{settings.host}:{settings.port}").rstrip("/")
+
+
 def _ask_server(settings: Settings, server: str | None, path: str, what: str,
                 json: dict[str, Any] | None = None, timeout: float = 600) -> dict[str, Any]:
     """POST to the running server that holds the store (with the first configured API key)
     and return its JSON answer; ``what`` names the action in errors ("to train through it")."""
     import httpx
 
-    url = (server or f"http://{settings.host}:{settings.port}").rstrip("/")
+    url = _server_url(settings, server)
     key = next(iter(sorted(settings.keys)), None)
     if key is None:
         raise StoremindError(
@@ -151,19 +160,29 @@ def _ingest_through_server(settings: Settings, server: str | None, table: str, f
         os.link(file, inbox / name)
     except OSError:
         shutil.copyfile(file, inbox / name)
-    try:
+    try:  # errors name str(file): the server records it as the source
         answer = _ask_server(settings, server, "/v1/admin/ingest", "to ingest through it",
                              json={"table": table, "file": name, "source_name": str(file),
                                    **options})
-    except StoremindError as exc:  # name the user's file, not its copy in the inbox
-        raise StoremindError(str(exc).replace(str((inbox / name).resolve()), str(file))
-                             .replace(str(inbox / name), str(file))) from None
     finally:
         (inbox / name).unlink(missing_ok=True)
-    return IngestReport(table=answer["table"], source=answer["source"], read=answer["read"],
-                        stored=answer["stored"], duplicates=answer["duplicates"],
-                        quarantined=answer["quarantined"], reasons=Counter(answer["reasons"]),
-                        ignored_columns=answer["ignored_columns"])
+    answer.pop("ok")  # a property of the report
+    return IngestReport(**{**answer, "reasons": Counter(answer["reasons"])})
+
+
+def _wanted(capabilities: list[str] | None) -> list[str]:
+    """The capabilities asked for (default: every installed one); exit 2 on an unknown one."""
+    have = available_capabilities()
+    unknown = [c for c in capabilities or () if c not in have]
+    if unknown:
+        raise _fail(f"unknown or not installed capability {unknown}; available: {have}", 2)
+    return capabilities or have
+
+
+def _metrics_text(metrics: dict[str, Any], n: int) -> str:
+    """The first ``n`` metrics as ``name=value`` (floats to 4 significant digits)."""
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                     for k, v in list(metrics.items())[:n])
 
 
 def available_capabilities() -> list[str]:
@@ -243,10 +262,7 @@ def ingest(
     fmt: Annotated[str | None, typer.Option("--format", help="csv, parquet or jsonl.")] = None,
     delimiter: Annotated[str | None, typer.Option(help="CSV delimiter.")] = None,
     home: HomeOpt = None,
-    server: Annotated[
-        str | None,
-        typer.Option(help="Server holding the store (default: http://$STOREMIND_HOST:PORT)."),
-    ] = None,
+    server: ServerOpt = None,
 ) -> None:
     """Validate and store a file into a table, or a public dataset into every table it fills.
 
@@ -314,10 +330,7 @@ def train(
         typer.Argument(help="Capabilities to train (default: every one installed)."),
     ] = None,
     home: HomeOpt = None,
-    server: Annotated[
-        str | None,
-        typer.Option(help="Server holding the store (default: http://$STOREMIND_HOST:PORT)."),
-    ] = None,
+    server: ServerOpt = None,
 ) -> None:
     """Train capabilities from the store and register new model versions.
 
@@ -325,11 +338,7 @@ def train(
     that; the server switches to the new versions without a restart.
     """
     settings = _settings(home)
-    have = available_capabilities()
-    wanted = capabilities or have
-    unknown = [c for c in wanted if c not in have]
-    if unknown:
-        raise _fail(f"unknown or not installed capability {unknown}; available: {have}", 2)
+    wanted = _wanted(capabilities)
     if not wanted:
         console.print("no capability is installed yet; nothing to train")
         return
@@ -354,11 +363,8 @@ def train(
                 err.print_exception(max_frames=5)
                 failed.append(cap)
                 continue
-            metrics = ", ".join(
-                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                for k, v in list(version.metrics.items())[:4]
-            )
-            table.add_row(cap, version.version, f"{time.perf_counter() - start:.1f}", metrics)
+            table.add_row(cap, version.version, f"{time.perf_counter() - start:.1f}",
+                          _metrics_text(version.metrics, 4))
             if settings.keep_versions:
                 gone = registry.prune(cap, settings.keep_versions)
                 if gone:
@@ -384,11 +390,7 @@ def evaluate(
     When a running server holds the store, evaluation reads a snapshot the server writes.
     """
     settings = _settings(home)
-    have = available_capabilities()
-    wanted = capabilities or have
-    unknown = [c for c in wanted if c not in have]
-    if unknown:
-        raise _fail(f"unknown or not installed capability {unknown}; available: {have}", 2)
+    wanted = _wanted(capabilities)
     store = _store_or_snapshot(settings, None)
     table = Table("capability", "metric", "value", title="evaluation")
     try:
@@ -426,10 +428,7 @@ def _print_tables(store: Any, settings: Settings) -> None:
 @_friendly
 def status(
     home: HomeOpt = None,
-    server: Annotated[
-        str | None,
-        typer.Option(help="Server holding the store (default: http://$STOREMIND_HOST:PORT)."),
-    ] = None,
+    server: ServerOpt = None,
 ) -> None:
     """Show tables (rows, time range), quarantine reasons and registered models."""
     settings = _settings(home)
@@ -443,7 +442,7 @@ def status(
     except StoreLockedError:  # a running server holds it: its /health counts the rows
         import httpx
 
-        url = (server or f"http://{settings.host}:{settings.port}").rstrip("/")
+        url = _server_url(settings, server)
         try:
             health = httpx.get(f"{url}/health", timeout=30).json()
         except (httpx.HTTPError, ValueError) as exc:
@@ -699,6 +698,11 @@ models_app = typer.Typer(
 app.add_typer(models_app, name="models")
 
 
+RegisteredCaps = Annotated[
+    list[str] | None, typer.Argument(help="Capabilities (default: every registered one).")
+]
+
+
 def _size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
@@ -723,9 +727,7 @@ def _registry_caps(settings: Settings, capabilities: list[str] | None):
 @models_app.command("list")
 @_friendly
 def models_list(
-    capabilities: Annotated[
-        list[str] | None, typer.Argument(help="Capabilities (default: every registered one).")
-    ] = None,
+    capabilities: RegisteredCaps = None,
     home: HomeOpt = None,
 ) -> None:
     """Every registered version: created, size on disk, headline metrics, which is current."""
@@ -735,11 +737,9 @@ def models_list(
     for cap in wanted:
         current = registry.current_version(cap)
         for v in registry.versions(cap):
-            shown = [f"{k}={val:.4g}" if isinstance(val, float) else f"{k}={val}"
-                     for k, val in v.metrics.items() if isinstance(val, int | float)][:3]
             t.add_row(cap, v.version, "*" if v.version == current else "",
                       v.created_at[:16].replace("T", " "),
-                      _mib(_size(v.path)), ", ".join(shown))
+                      _mib(_size(v.path)), _metrics_text(v.metrics, 3))
     console.print(t)
 
 
@@ -762,9 +762,7 @@ def models_rollback(
 @models_app.command("prune")
 @_friendly
 def models_prune(
-    capabilities: Annotated[
-        list[str] | None, typer.Argument(help="Capabilities (default: every registered one).")
-    ] = None,
+    capabilities: RegisteredCaps = None,
     keep: Annotated[int, typer.Option(min=1, help="Newest versions to keep per capability.")] = 3,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would go.")] = False,
     home: HomeOpt = None,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 from datetime import UTC, datetime
-from pathlib import Path
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -61,6 +60,8 @@ class IngestIn(BaseModel):
 
 
 class IngestOut(BaseModel):
+    """An :class:`~storemind.store.IngestReport` as JSON."""
+
     table: str
     source: str
     read: int
@@ -91,8 +92,5 @@ def ingest(body: IngestIn, request: Request) -> IngestOut:
                               delimiter=body.delimiter, defaults=body.defaults)
     finally:
         if not body.keep:
-            Path(path).unlink(missing_ok=True)
-    return IngestOut(table=report.table, source=report.source, read=report.read,
-                     stored=report.stored, duplicates=report.duplicates,
-                     quarantined=report.quarantined, reasons=dict(report.reasons),
-                     ignored_columns=list(report.ignored_columns), ok=report.ok)
+            path.unlink(missing_ok=True)
+    return IngestOut.model_validate(report, from_attributes=True)

@@ -89,6 +89,14 @@ def _nb_params(mean: np.ndarray, vmr: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return over, np.maximum(mean * p / (1 - p), 1e-9), p
 
 
+def _tail(mean: np.ndarray, vmr: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """``P(D > k)`` per series (rows) and whole stock ``k`` (columns), for whole-unit demand
+    with this mean and variance ``vmr * mean`` (negative binomial, Poisson at vmr 1)."""
+    over, size, p = _nb_params(mean, vmr)
+    return np.where(over[:, None], stats.nbinom.sf(k, size[:, None], p[:, None]),
+                    stats.poisson.sf(k, mean[:, None]))
+
+
 def expected_shortage(x: np.ndarray, mean: np.ndarray, sd: np.ndarray, vmr: np.ndarray,
                       discrete: np.ndarray) -> np.ndarray:
     """``E[(D - x)+]``, the expected units demand ``D`` exceeds stock ``x`` by: normal
@@ -107,9 +115,7 @@ def expected_shortage(x: np.ndarray, mean: np.ndarray, sd: np.ndarray, vmr: np.n
         # E[(D - x)+] = E[D] - sum_{k < x} P(D > k), over whole units
         xi = np.maximum(np.floor(x[d]).astype(int), 0)
         k = np.arange(int(xi.max()) + 1)[None, :]
-        over, size, p = _nb_params(mean[d], vmr[d])
-        sf = np.where(over[:, None], stats.nbinom.sf(k, size[:, None], p[:, None]),
-                      stats.poisson.sf(k, mean[d][:, None]))
+        sf = _tail(mean[d], vmr[d], k)
         below = np.where(k < xi[:, None], sf, 0.0).sum(1)
         out[d] = np.maximum(mean[d] - below, 0.0)
     return out
@@ -130,9 +136,7 @@ def fill_rate_point(mean: np.ndarray, sd: np.ndarray, vmr: np.ndarray, discrete:
     if d.any():
         # E[(D - x)+] = E[D] - C[x] with C[x] = sum_{k < x} P(D > k), rising in x
         k = np.arange(int(hi[d].max()) + 1)[None, :]
-        over, size, p = _nb_params(mean[d], vmr[d])
-        sf = np.where(over[:, None], stats.nbinom.sf(k, size[:, None], p[:, None]),
-                      stats.poisson.sf(k, mean[d][:, None]))
+        sf = _tail(mean[d], vmr[d], k)
         C = np.hstack([np.zeros((len(sf), 1)), np.cumsum(sf, 1)])
         enough = C >= (mean[d] - allowed[d])[:, None]
         out[d] = np.where(enough.any(1), enough.argmax(1), C.shape[1] - 1)

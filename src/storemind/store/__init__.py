@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from storemind.store._ingest import FORMATS, IngestReport
+from storemind.store._ingest import FORMATS, TIME_RANGE, IngestReport
 from storemind.store._store import Store
 from storemind.store.schema import EVENT_TYPES, TABLES, Column, TableSchema, table_schema
 from storemind.store.spark import SparkStore
@@ -12,6 +12,7 @@ __all__ = [
     "SparkStore",
     "IngestReport",
     "FORMATS",
+    "TIME_RANGE",
     "TABLES",
     "EVENT_TYPES",
     "Column",

@@ -409,7 +409,7 @@ def ingest_source(
         name = source_name or str(path)
         if not path.is_file():
             what = "a folder, not a file" if path.is_dir() else "no such file"
-            raise IngestError(f"cannot read {path}: {what}")
+            raise IngestError(f"cannot read {name}: {what}")
         kind = _detect_format(path, fmt)
         stager = _Stager(con, name, kind)
         try:
@@ -418,7 +418,9 @@ def ingest_source(
             raise
         except Exception as exc:  # the engine's parse error, reworded
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise IngestError(f"cannot read {path} as {kind}: {first}") from exc
+            # named as the caller knows the source (a server reads a copy in its inbox)
+            first = first.replace(str(path), name)
+            raise IngestError(f"cannot read {name} as {kind}: {first}") from exc
     try:
         return _validate_and_store(
             con, schema, stager, name, mapping or {}, defaults or {}, key_filters, return_keys
