@@ -204,6 +204,35 @@ def test_score_history_matches_score(cls, blocks) -> None:
                                model.score([0, 7]), rtol=1e-5)
 
 
+def test_itemknn_similarities_by_hand() -> None:
+    """Cosine (with shrinkage) and BM25 (dot product of BM25-weighted columns) against the
+    formulas written out with numpy on a small random matrix."""
+    rng = np.random.default_rng(0)
+    x = (rng.random((40, 12)) < 0.3).astype(np.float64)
+    users, items = np.nonzero(x)
+    frame = pd.DataFrame({"user_id": [f"u{u:02d}" for u in users],
+                          "item_id": [f"i{i:02d}" for i in items], "event_type": "purchase",
+                          "ts": 1_700_000_000 + np.arange(len(users))})
+    it = Interactions.from_frame(frame)
+    dense = it.seen().toarray().astype(np.float64)  # rows and columns in the model's order
+    n_items = dense.shape[1]
+
+    norms = np.linalg.norm(dense, axis=0)
+    cosine = dense.T @ dense / (np.outer(norms, norms) + 5.0)
+    k1, b = 1.5, 0.6
+    idf = np.log(n_items / (1.0 + dense.sum(axis=1))).clip(min=0.0) + 1e-3
+    col_len = dense.sum(axis=0)
+    norm = k1 * (1.0 - b + b * col_len / col_len[col_len > 0].mean())
+    w = dense * (k1 + 1.0) / (dense + norm[None, :]) * idf[:, None]
+    bm25 = w.T @ w
+    for model, want in ((ItemKNN(n_neighbors=n_items, shrinkage=5.0), cosine),
+                        (ItemKNN(n_neighbors=n_items, similarity="bm25", bm25_k1=k1, bm25_b=b),
+                         bm25)):
+        np.fill_diagonal(want, 0.0)
+        got = model.fit(it).similarity_.toarray()
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+
+
 # -- bought together --------------------------------------------------------------------------
 def test_complete_basket_and_thresholds() -> None:
     rows = []

@@ -27,10 +27,13 @@ class ItemKNN(Recommender):
         Neighbours kept per item.
     similarity : {"cosine", "bm25"}
         ``"cosine"``: ``x_i . x_j / (|x_i| |x_j| + shrinkage)`` over the user columns.
-        ``"bm25"``: the same over BM25-weighted columns (users with many items count less,
-        item columns are length-normalised with ``bm25_b``, weights saturate with ``bm25_k1``).
+        ``"bm25"``: the dot product ``w_i . w_j`` of BM25-weighted columns: users with many
+        items count less (idf), item columns are length-normalised with ``bm25_b`` and weights
+        saturate with ``bm25_k1``. BM25's own length normalisation takes the place of the
+        cosine's, as in BM25 retrieval and ``implicit``'s ``BM25Recommender``.
     shrinkage : float
-        Added to the denominator: pulls similarities backed by few users towards 0.
+        Cosine only: added to the denominator, pulls similarities backed by few users
+        towards 0.
     binary : bool
         Use 1 for every (user, item) pair instead of the summed event weights.
     bm25_k1, bm25_b : float
@@ -65,7 +68,9 @@ class ItemKNN(Recommender):
         x = self._history(self.seen_)
         if self.similarity == "bm25":
             x = bm25_weight(x, self.bm25_k1, self.bm25_b)
-        self.similarity_ = item_similarity(x, int(self.n_neighbors), float(self.shrinkage))
+            self.similarity_ = item_similarity(x, int(self.n_neighbors), normalize=False)
+        else:
+            self.similarity_ = item_similarity(x, int(self.n_neighbors), float(self.shrinkage))
 
     def _history(self, rows: sp.csr_matrix) -> sp.csr_matrix:
         rows = rows.astype(np.float32, copy=True)
@@ -104,8 +109,13 @@ def bm25_weight(x: sp.csr_matrix, k1: float = 1.2, b: float = 0.75) -> sp.csr_ma
     return x
 
 
-def item_similarity(x: sp.csr_matrix, n_neighbors: int, shrinkage: float) -> sp.csr_matrix:
-    """Top-``n_neighbors`` cosine (with shrinkage) between the item columns of ``x``."""
+def item_similarity(x: sp.csr_matrix, n_neighbors: int, shrinkage: float = 0.0,
+                    normalize: bool = True) -> sp.csr_matrix:
+    """Top-``n_neighbors`` similarities between the item columns of ``x``.
+
+    Cosine with ``shrinkage`` added to its denominator when ``normalize``, else the plain dot
+    product of the columns.
+    """
     xt = sp.csr_matrix(x.T)
     n_items = x.shape[1]
     norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=0), dtype=np.float64).ravel())
@@ -114,8 +124,12 @@ def item_similarity(x: sp.csr_matrix, n_neighbors: int, shrinkage: float) -> sp.
     for start in range(0, n_items, step):
         stop = min(n_items, start + step)
         co = np.asarray((xt[start:stop] @ x).todense(), dtype=np.float32)
-        denom = norms[start:stop, None] * norms[None, :] + shrinkage
-        sim = np.divide(co, denom, out=np.zeros_like(co), where=denom > 0).astype(np.float32)
+        if normalize:
+            denom = norms[start:stop, None] * norms[None, :] + shrinkage
+            sim = np.divide(co, denom, out=np.zeros_like(co), where=denom > 0)
+            sim = sim.astype(np.float32)
+        else:
+            sim = co
         sim[np.arange(stop - start), np.arange(start, stop)] = 0.0  # never its own neighbour
         blocks.append(top_n_rows(sim, n_neighbors))
     return sp.vstack(blocks, format="csr", dtype=np.float32)
