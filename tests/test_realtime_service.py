@@ -334,6 +334,37 @@ def test_hybrid_bundle_answers_live_users(tmp_path):
     store.close()
 
 
+def test_faiss_index_is_calibrated_on_load(tmp_path):
+    """Above the threshold the served indexes get their nprobe calibrated to the recall
+    target on a traffic-weighted sample; the stats route reports it, and answers agree with
+    exact search."""
+    from storemind.recommend.service import RecommendService, ServeSettings
+    from storemind.registry import Registry
+
+    store = small_store(seed=3)
+    register_bundle(store, tmp_path)
+    settings = ServeSettings(faiss_threshold=50, recall_target=0.999)
+    service = RecommendService(Registry(tmp_path), settings=settings)
+    snap = service.current()
+    for index in (snap.index, snap.unit_index):
+        assert index.kind == "faiss" and index.calibration
+        nprobe, recall = index.calibration[-1]
+        assert index.nprobe == nprobe and (recall >= 0.999 or nprobe == index._index.nlist)
+    assert service.stats()["nprobe"] == snap.index.nprobe
+    hits = total = 0
+    for user in active_users(store)[:50]:
+        vec = snap.user_vector(user)
+        got, _ = snap.index.search(vec, 10)
+        exact, _ = snap.index.exact(vec, 10)
+        hits += len(set(got.tolist()) & set(exact.tolist()))
+        total += len(exact)
+    assert hits / total >= 0.99
+    off = RecommendService(Registry(tmp_path),
+                           settings=ServeSettings(faiss_threshold=50, recall_target=0))
+    assert off.current().index.calibration == []
+    store.close()
+
+
 def test_not_trained_is_409(tmp_path):
     from storemind.api import create_app
     from storemind.config import Settings

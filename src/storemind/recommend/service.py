@@ -55,12 +55,29 @@ class ServeSettings(BaseSettings):
 
     poll_ms: int = Field(500, ge=0, description="Most often the registry pointer is read.")
     faiss_threshold: int = Field(50_000, ge=1, description="Items from which faiss is used.")
+    recall_target: float = Field(0.999, ge=0.0, le=1.0, description=(
+        "Recall of the exact top-10 that the faiss indexes' nprobe is calibrated to when a "
+        "model version is loaded, on 1,000 customers' (items') vectors drawn as traffic "
+        "would bring them; 0 keeps nprobe at nlist / 16 without calibrating."))
     hybrid_max_items: int = Field(20_000, ge=0,
                                   description="Largest catalogue served by the hybrid ranker.")
     cache_size: int = Field(50_000, ge=0, description="Cached answers (0 turns caching off).")
     max_k: int = Field(1000, ge=1, description="Largest k a request may ask for.")
     max_history: int = Field(200, ge=1, description="Live events kept per customer.")
     history_len: int = Field(50, ge=1, description="Newest history items used for reasons.")
+
+
+def _traffic_sample(vectors: np.ndarray, events: np.ndarray, n: int = 1000) -> np.ndarray:
+    """``n`` rows of ``vectors`` drawn in proportion to their events (without replacement):
+    the customers who ask for recommendations and the items whose similar items are asked
+    for, as traffic brings them, to calibrate a retrieval index on (seeded)."""
+    w = np.asarray(events, dtype=np.float64)[:len(vectors)]
+    w = np.where(np.isfinite(w) & (w > 0), w, 0.0)
+    if not len(vectors) or w.sum() <= 0:
+        return vectors[:0]
+    rng = np.random.default_rng(0)
+    pick = rng.choice(len(vectors), min(n, int((w > 0).sum())), replace=False, p=w / w.sum())
+    return vectors[np.sort(pick)]
 
 
 class LatencyMeter:
@@ -101,11 +118,21 @@ class Snapshot:
                                  and _is_factor(self.models[n])), None)
         self.index = self.unit = self.unit_index = None
         if self.factor_name is not None:
-            f = np.asarray(self.models[self.factor_name].item_factors_, dtype=np.float32)
-            self.index = TopKIndex(f, threshold=settings.faiss_threshold)
+            model = self.models[self.factor_name]
+            f = np.asarray(model.item_factors_, dtype=np.float32)
             norm = np.linalg.norm(f, axis=1, keepdims=True)
             self.unit = np.divide(f, norm, out=np.zeros_like(f), where=norm > 0)
-            self.unit_index = TopKIndex(self.unit, threshold=settings.faiss_threshold)
+            users = getattr(model, "user_factors_", None)
+            self.index = TopKIndex(
+                f, threshold=settings.faiss_threshold, recall_target=settings.recall_target,
+                queries=None if users is None or not settings.recall_target else _traffic_sample(
+                    np.asarray(users, dtype=np.float32), np.bincount(inter.users,
+                                                                     minlength=len(users))))
+            self.unit_index = TopKIndex(
+                self.unit, threshold=settings.faiss_threshold,
+                recall_target=settings.recall_target,
+                queries=_traffic_sample(self.unit, inter.item_popularity())
+                if settings.recall_target else None)
             self._prepare_fold(self.models[self.factor_name])
         hybrid = bundle.hybrid
         self.hybrid = hybrid if hybrid is not None and self.n_items <= \
@@ -759,6 +786,7 @@ class RecommendService:
             "model_version": None if snap is None else snap.version,
             "strategy": None if snap is None else snap.strategy,
             "retrieval": None if snap is None or snap.index is None else snap.index.kind,
+            "nprobe": None if snap is None or snap.index is None else snap.index.nprobe,
             "items": None if snap is None else snap.n_items,
             "swaps": self.swaps, "loading": self._loading, "load_errors": self.load_errors,
             "cache": {"size": len(self._cache), "hits": self.cache_hits,
