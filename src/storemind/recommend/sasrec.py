@@ -16,7 +16,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from storemind import evaluation as ev
 from storemind.errors import DataError
 from storemind.recommend._base import (
     Recommender,
@@ -32,6 +31,7 @@ __all__ = ["SASRec"]
 _NET = "net:"  # prefix of the network's tensors in arrays.npz
 _SCORE_BATCH = 1024
 _TOP = 10  # validation metric: NDCG@10
+_VALID_BLOCK = 1024  # validation users scored at a time
 
 
 class SASRec(Recommender):
@@ -272,17 +272,36 @@ class SASRec(Recommender):
 
     def _validate(self, net: _Net, seqs: list[np.ndarray], users: np.ndarray,
                   targets: list[np.ndarray]) -> float:
-        """Mean NDCG@10 of each user's targets, the other training items excluded."""
-        scores = self._net_scores([seqs[u] for u in users], net)
-        r, c = self.seen_[users].nonzero()
-        width = scores.shape[1]
-        rows = np.repeat(np.arange(len(users)), [len(t) for t in targets])
-        is_target = np.isin(r.astype(np.int64) * width + c,
-                            rows * width + np.concatenate(targets))
-        keep = ~is_target  # a repeated item stays rankable
-        scores[r[keep], c[keep]] = -np.inf
-        top, _ = top_k(scores, _TOP)
-        return float(ev.ndcg_at_k(top, targets, _TOP))
+        """Mean NDCG@10 of each user's targets, the other training items excluded.
+
+        The same number as :func:`storemind.evaluation.ndcg_at_k` on the top-10 lists, but
+        read from each target's rank (how many allowed items score higher), a block of users
+        at a time: no sort of the whole catalogue and no users x items matrix (on Beauty's
+        22,000 validation users the full top-k took 40 s per epoch, 60% of an epoch's time
+        under a fixed time budget).
+        """
+        disc = 1.0 / np.log2(np.arange(2, _TOP + 2))
+        ideal = np.concatenate([[0.0], np.cumsum(disc)])
+        width = int(self.n_items_)
+        total = 0.0
+        for lo in range(0, len(users), _VALID_BLOCK):
+            block, tg = users[lo:lo + _VALID_BLOCK], targets[lo:lo + _VALID_BLOCK]
+            scores = self._net_scores([seqs[u] for u in block], net)
+            rows = np.repeat(np.arange(len(block)), [len(t) for t in tg])
+            cols = np.concatenate(tg).astype(np.int64)
+            r, c = self.seen_[block].nonzero()
+            keep = ~np.isin(r.astype(np.int64) * width + c, rows * width + cols)
+            scores[r[keep], c[keep]] = -np.inf  # a repeated item stays rankable
+            mine = scores[rows, cols]
+            rank = np.empty(len(rows), dtype=np.int64)
+            for j in range(0, len(rows), _VALID_BLOCK):  # bounded temporary
+                rank[j:j + _VALID_BLOCK] = (scores[rows[j:j + _VALID_BLOCK]] >
+                                            mine[j:j + _VALID_BLOCK, None]).sum(axis=1)
+            gain = np.where(rank < _TOP, disc[np.minimum(rank, _TOP - 1)], 0.0)
+            dcg = np.bincount(rows, weights=gain, minlength=len(block))
+            n_rel = np.array([len(t) for t in tg])
+            total += float((dcg / ideal[np.minimum(n_rel, _TOP)]).sum())
+        return total / max(len(users), 1)
 
     def _store_sequences(self, seqs: list[np.ndarray]) -> None:
         tails = [s[-int(self.max_len):] for s in seqs]
