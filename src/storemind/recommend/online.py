@@ -25,9 +25,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from storemind.recommend._interactions import DEFAULT_WEIGHTS, VALUE_WEIGHTED
 
-__all__ = ["LiveState", "LiveUser", "RateMeter"]
+__all__ = ["LatencyMeter", "LiveState", "LiveUser", "RateMeter"]
 
 
 @dataclass
@@ -224,3 +226,21 @@ class LiveState:
         """Counts for the dashboard."""
         return {"events": self.n_events, "users": len(self.users),
                 "items": len(self.item_counts), "events_per_s": self.events_meter.rate()}
+
+
+class LatencyMeter:
+    """Request rate and latency percentiles of one route over a recent window."""
+
+    def __init__(self, keep: int = 5000) -> None:
+        self._lat: deque[float] = deque(maxlen=keep)
+        self.rate = RateMeter()
+
+    def add(self, seconds: float) -> None:
+        self._lat.append(seconds)
+        self.rate.add(1)
+
+    def summary(self) -> dict[str, float]:
+        lat = np.asarray(list(self._lat), dtype=np.float64) * 1e3
+        pct = np.percentile(lat, [50, 95, 99]) if len(lat) else np.zeros(3)
+        return {"requests": int(self.rate.total), "per_s": self.rate.rate(),
+                "p50_ms": float(pct[0]), "p95_ms": float(pct[1]), "p99_ms": float(pct[2])}

@@ -49,7 +49,7 @@ import numpy as np
 
 from storemind.errors import DataError
 
-__all__ = ["TopKIndex"]
+__all__ = ["TopKIndex", "traffic_sample"]
 
 
 class TopKIndex:
@@ -279,3 +279,16 @@ def _top(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     part, vals = part[order], vals[order]
     ok = np.isfinite(vals)
     return part[ok].astype(np.int64), vals[ok].astype(np.float32)
+
+
+def traffic_sample(vectors: np.ndarray, events: np.ndarray, n: int = 1000) -> np.ndarray:
+    """``n`` rows of ``vectors`` drawn in proportion to their events (without replacement):
+    the customers who ask for recommendations and the items whose similar items are asked
+    for, as traffic brings them, to calibrate a retrieval index on (seeded)."""
+    w = np.asarray(events, dtype=np.float64)[:len(vectors)]
+    w = np.where(np.isfinite(w) & (w > 0), w, 0.0)
+    if not len(vectors) or w.sum() <= 0:
+        return vectors[:0]
+    rng = np.random.default_rng(0)
+    pick = rng.choice(len(vectors), min(n, int((w > 0).sum())), replace=False, p=w / w.sum())
+    return vectors[np.sort(pick)]

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,8 +37,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from storemind.errors import DataError, NotFittedError, UnknownIdError
 from storemind.recommend._bundle import Bundle, load_bundle
 from storemind.recommend._fold import als_fold_batch, settle_heap
-from storemind.recommend.online import LiveState, LiveUser, RateMeter
-from storemind.recommend.retrieval import TopKIndex
+from storemind.recommend.online import LatencyMeter, LiveState, LiveUser
+from storemind.recommend.retrieval import TopKIndex, traffic_sample
 
 __all__ = ["RecommendService", "ServeSettings", "Snapshot", "LatencyMeter", "CAPABILITY"]
 
@@ -65,37 +65,6 @@ class ServeSettings(BaseSettings):
     max_k: int = Field(1000, ge=1, description="Largest k a request may ask for.")
     max_history: int = Field(200, ge=1, description="Live events kept per customer.")
     history_len: int = Field(50, ge=1, description="Newest history items used for reasons.")
-
-
-def _traffic_sample(vectors: np.ndarray, events: np.ndarray, n: int = 1000) -> np.ndarray:
-    """``n`` rows of ``vectors`` drawn in proportion to their events (without replacement):
-    the customers who ask for recommendations and the items whose similar items are asked
-    for, as traffic brings them, to calibrate a retrieval index on (seeded)."""
-    w = np.asarray(events, dtype=np.float64)[:len(vectors)]
-    w = np.where(np.isfinite(w) & (w > 0), w, 0.0)
-    if not len(vectors) or w.sum() <= 0:
-        return vectors[:0]
-    rng = np.random.default_rng(0)
-    pick = rng.choice(len(vectors), min(n, int((w > 0).sum())), replace=False, p=w / w.sum())
-    return vectors[np.sort(pick)]
-
-
-class LatencyMeter:
-    """Request rate and latency percentiles of one route over a recent window."""
-
-    def __init__(self, keep: int = 5000) -> None:
-        self._lat: deque[float] = deque(maxlen=keep)
-        self.rate = RateMeter()
-
-    def add(self, seconds: float) -> None:
-        self._lat.append(seconds)
-        self.rate.add(1)
-
-    def summary(self) -> dict[str, float]:
-        lat = np.asarray(list(self._lat), dtype=np.float64) * 1e3
-        pct = np.percentile(lat, [50, 95, 99]) if len(lat) else np.zeros(3)
-        return {"requests": int(self.rate.total), "per_s": self.rate.rate(),
-                "p50_ms": float(pct[0]), "p95_ms": float(pct[1]), "p99_ms": float(pct[2])}
 
 
 class Snapshot:
@@ -125,13 +94,13 @@ class Snapshot:
             users = getattr(model, "user_factors_", None)
             self.index = TopKIndex(
                 f, threshold=settings.faiss_threshold, recall_target=settings.recall_target,
-                queries=None if users is None or not settings.recall_target else _traffic_sample(
+                queries=None if users is None or not settings.recall_target else traffic_sample(
                     np.asarray(users, dtype=np.float32), np.bincount(inter.users,
                                                                      minlength=len(users))))
             self.unit_index = TopKIndex(
                 self.unit, threshold=settings.faiss_threshold,
                 recall_target=settings.recall_target,
-                queries=_traffic_sample(self.unit, inter.item_popularity())
+                queries=traffic_sample(self.unit, inter.item_popularity())
                 if settings.recall_target else None)
             self._prepare_fold(self.models[self.factor_name])
         hybrid = bundle.hybrid
