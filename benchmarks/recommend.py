@@ -459,8 +459,10 @@ def draw_configs(space: dict[str, list], default: dict[str, Any], budget: int,
                  seed: int = 0) -> list[dict[str, Any]]:
     """``default`` then random distinct configurations from the grid, ``budget`` in all.
 
-    The draw depends only on the grid and the seed, so two families with the same grid (ours
-    and the reference's) are tuned on the same configurations.
+    The draw depends only on the grid (its key names included) and the seed, so two families
+    with the same grid under the same names are tuned on the same configurations. Ours and a
+    reference whose parameters are named differently (``n_neighbors`` / ``K``) draw different
+    ones from equal grids (see the session-9 note in ``benchmarks/results/recommend.md``).
     """
     configs = [dict(default)]
     keys = sorted(space)
