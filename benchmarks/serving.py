@@ -105,10 +105,19 @@ def _found(index, query, k: int, exclude=None) -> int:
     return len(set(got.tolist()) & set(exact.tolist()))
 
 
+def _recall(index, queries, k: int) -> tuple[float, int]:
+    """Recall of the exact top-``k`` over ``(query, exclude)`` pairs, and how many there were."""
+    hits = n = 0
+    for query, exclude in queries:
+        hits += _found(index, query, k, exclude)
+        n += 1
+    return hits / max(k * n, 1), n
+
+
 def recall_check(home: str, n: int = 2000) -> None:
     """Child process: the served model's retrieval index against exact search, for the load
     generator's customers (top-10 recommendations, their seen items excluded as served) and
-    items (similar items); prints JSON."""
+    items (similar items), and for as many of each drawn uniformly; prints JSON."""
     import asyncio as aio
 
     from storemind.api import create_app
@@ -124,46 +133,32 @@ def recall_check(home: str, n: int = 2000) -> None:
             out: dict = {"kind": getattr(snap.index, "kind", None)}
             if snap.index is None:
                 return out
-            hits = hits_ex = total = 0
-            for u in info["user_ids"][:n]:
-                vec = snap.user_vector(u)
-                if vec is None:
-                    continue
+            loaded = [(vec, u) for u in info["user_ids"][:n]
+                      if (vec := snap.user_vector(u)) is not None]
+
+            def seen(u: str) -> np.ndarray:
                 items, weights, _ = snap.user_history(u, None)
-                hits += _found(snap.index, vec, 10)
-                hits_ex += _found(snap.index, vec, 10, items[weights > 0])
-                total += 10
-            out.update(users=total // 10, recall=hits / max(total, 1),
-                       recall_excluding_seen=hits_ex / max(total, 1),
-                       nprobe=snap.index.nprobe)
-            # the same for customers and items drawn uniformly (the load asks for the most
-            # active customers and the most popular items)
+                return items[weights > 0]
+
             rng = np.random.default_rng(1)
             everyone = list(snap.user_pos)
-            h = t = 0
-            for j in rng.choice(len(everyone), min(n, len(everyone)), replace=False):
-                vec = snap.user_vector(everyone[j])
-                if vec is not None:
-                    h += _found(snap.index, vec, 10)
-                    t += 10
-            out.update(recall_uniform=h / max(t, 1))
+            uniform = (snap.user_vector(everyone[j])
+                       for j in rng.choice(len(everyone), min(n, len(everyone)), replace=False))
+            recall, users = _recall(snap.index, ((v, None) for v, _ in loaded), 10)
+            out.update(users=users, recall=recall, nprobe=snap.index.nprobe,
+                       recall_excluding_seen=_recall(
+                           snap.index, ((v, seen(u)) for v, u in loaded), 10)[0],
+                       recall_uniform=_recall(
+                           snap.index, ((v, None) for v in uniform if v is not None), 10)[0])
             unit = getattr(snap, "unit_index", None)
             if unit is not None:
-                h = t = 0
-                for i in info["item_ids"][:n]:
-                    pos = snap.item_pos.get(i)
-                    if pos is None:
-                        continue
-                    h += _found(unit, unit.vectors[pos], 11)
-                    t += 11
-                out.update(items=t // 11, recall_similar=h / max(t, 1),
-                           nprobe_similar=unit.nprobe)
-                h = t = 0
-                for pos in rng.choice(len(unit.vectors), min(n, len(unit.vectors)),
-                                      replace=False):
-                    h += _found(unit, unit.vectors[pos], 11)
-                    t += 11
-                out.update(recall_similar_uniform=h / max(t, 1))
+                popular = [p for i in info["item_ids"][:n]
+                           if (p := snap.item_pos.get(i)) is not None]
+                drawn = rng.choice(len(unit.vectors), min(n, len(unit.vectors)), replace=False)
+                recall, items = _recall(unit, ((unit.vectors[p], None) for p in popular), 11)
+                out.update(items=items, recall_similar=recall, nprobe_similar=unit.nprobe,
+                           recall_similar_uniform=_recall(
+                               unit, ((unit.vectors[p], None) for p in drawn), 11)[0])
             return out
 
     print("RECALL " + json.dumps(aio.run(run())), flush=True)

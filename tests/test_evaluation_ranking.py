@@ -17,6 +17,7 @@ from storemind.evaluation import (
     map_at_k,
     mrr_at_k,
     ndcg_at_k,
+    ndcg_from_ranks,
     popularity_bias,
     precision_at_k,
     recall_at_k,
@@ -143,6 +144,22 @@ def test_ndcg_matches_sklearn(data) -> None:
     for u, r in enumerate(rel):
         truth[u, r] = 1
     assert ndcg_at_k(rec, rel, k) == pytest.approx(skm.ndcg_score(truth, scores, k=k))
+
+
+def test_ndcg_from_ranks_equals_ndcg_on_the_top_lists() -> None:
+    """Reading NDCG@k from where each relevant item ranks gives ndcg_at_k's number (untied
+    random scores, 1-4 relevant items per user, a user without any left out)."""
+    rng = np.random.default_rng(3)
+    scores = rng.random((40, 30))
+    relevant = [rng.choice(30, rng.integers(1, 5), replace=False) for _ in range(39)] + [
+        np.zeros(0, dtype=np.int64)]
+    top = np.argsort(-scores, axis=1)[:, :10]
+    users = np.repeat(np.arange(40), [len(r) for r in relevant])
+    items = np.concatenate(relevant)
+    ranks = (scores[users] > scores[users, items][:, None]).sum(axis=1)
+    assert ndcg_from_ranks(ranks, users, 40, 10) == pytest.approx(ndcg_at_k(top, relevant, 10))
+    np.testing.assert_allclose(ndcg_from_ranks(ranks, users, 40, 10, per_user=True),
+                               ndcg_at_k(top, relevant, 10, per_user=True), equal_nan=True)
 
 
 def test_coverage_and_popularity_bias() -> None:

@@ -1,9 +1,9 @@
 """Splits and metrics shared by every capability: pure functions, no models, no store.
 
 * splits: :func:`temporal_split`, :func:`leave_last_out`, :func:`per_user_temporal_split`
-* ranking (full ranking, top-k lists): :func:`ndcg_at_k`, :func:`recall_at_k`,
-  :func:`precision_at_k`, :func:`hit_rate_at_k`, :func:`mrr_at_k`, :func:`map_at_k`,
-  :func:`catalogue_coverage`, :func:`popularity_bias`
+* ranking (full ranking, top-k lists): :func:`ndcg_at_k` (and :func:`ndcg_from_ranks`),
+  :func:`recall_at_k`, :func:`precision_at_k`, :func:`hit_rate_at_k`, :func:`mrr_at_k`,
+  :func:`map_at_k`, :func:`catalogue_coverage`, :func:`popularity_bias`
 * classification (with sample weights): :func:`roc_auc`, :func:`pr_auc`, :func:`log_loss`,
   :func:`brier`
 * regression and forecasts: :func:`mae`, :func:`rmse`, :func:`mase`, :func:`wape`, :func:`wmae`
@@ -22,6 +22,7 @@ from storemind.evaluation.ranking import (
     map_at_k,
     mrr_at_k,
     ndcg_at_k,
+    ndcg_from_ranks,
     popularity_bias,
     precision_at_k,
     recall_at_k,
@@ -43,6 +44,7 @@ __all__ = [
     "leave_last_out",
     "per_user_temporal_split",
     "ndcg_at_k",
+    "ndcg_from_ranks",
     "recall_at_k",
     "precision_at_k",
     "hit_rate_at_k",

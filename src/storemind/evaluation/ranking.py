@@ -24,6 +24,7 @@ from storemind.errors import DataError
 
 __all__ = [
     "ndcg_at_k",
+    "ndcg_from_ranks",
     "recall_at_k",
     "precision_at_k",
     "hit_rate_at_k",
@@ -188,11 +189,42 @@ def ndcg_at_k(
         Mean NDCG@k in [0, 1] over users with relevant items, or per-user values.
     """
     hits, n_rel = _hits(recommended, relevant, k)
+    return _ndcg(hits @ _discounts(k), n_rel, k, per_user, "ndcg_at_k")
+
+
+def ndcg_from_ranks(
+    ranks: Any, users: Any, n_users: int, k: int, per_user: bool = False
+) -> float | np.ndarray:
+    """:func:`ndcg_at_k` read from where each relevant item ranks, without the top-k lists.
+
+    Parameters
+    ----------
+    ranks : array-like of int
+        0-based position of each relevant item in its user's full ranking (the other relevant
+        items counted among those above it), e.g. how many allowed items score higher.
+    users : array-like of int
+        The user (0 .. ``n_users - 1``) each relevant item belongs to.
+    n_users : int
+        Number of users; a user without a relevant item is left out of the mean.
+    k : int
+        Cut-off.
+    per_user : bool, default False
+        Return one value per user (NaN where the user has no relevant item).
+    """
+    ranks = np.asarray(ranks, dtype=np.int64)
+    users = np.asarray(users, dtype=np.int64)
     disc = _discounts(k)
-    dcg = hits @ disc
-    ideal = np.concatenate([[0.0], np.cumsum(disc)])[np.minimum(n_rel, k)]
-    values = np.divide(dcg, ideal, out=np.zeros_like(dcg), where=ideal > 0)
-    return _reduce(values, n_rel, per_user, "ndcg_at_k")
+    gain = np.where(ranks < k, disc[np.clip(ranks, 0, k - 1)], 0.0)
+    dcg = np.bincount(users, weights=gain, minlength=n_users)[:n_users]
+    n_rel = np.bincount(users, minlength=n_users)[:n_users]
+    return _ndcg(dcg, n_rel, k, per_user, "ndcg_from_ranks")
+
+
+def _ndcg(dcg: np.ndarray, n_rel: np.ndarray, k: int, per_user: bool,
+          metric: str) -> float | np.ndarray:
+    ideal = np.concatenate([[0.0], np.cumsum(_discounts(k))])[np.minimum(n_rel, k)]
+    values = np.divide(dcg, ideal, out=np.zeros_like(dcg, dtype=np.float64), where=ideal > 0)
+    return _reduce(values, n_rel, per_user, metric)
 
 
 def recall_at_k(

@@ -118,7 +118,8 @@ def item_similarity(x: sp.csr_matrix, n_neighbors: int, shrinkage: float = 0.0,
     """
     xt = sp.csr_matrix(x.T)
     n_items = x.shape[1]
-    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=0), dtype=np.float64).ravel())
+    norms = (np.sqrt(np.asarray(x.multiply(x).sum(axis=0), dtype=np.float64).ravel())
+             if normalize else None)
     step = chunk_rows(n_items, n_items)
     blocks = []
     for start in range(0, n_items, step):

@@ -91,17 +91,17 @@ class Snapshot:
             f = np.asarray(model.item_factors_, dtype=np.float32)
             norm = np.linalg.norm(f, axis=1, keepdims=True)
             self.unit = np.divide(f, norm, out=np.zeros_like(f), where=norm > 0)
+            # calibration samples, only where a faiss index will use them
             users = getattr(model, "user_factors_", None)
-            self.index = TopKIndex(
-                f, threshold=settings.faiss_threshold, recall_target=settings.recall_target,
-                queries=None if users is None or not settings.recall_target else traffic_sample(
-                    np.asarray(users, dtype=np.float32), np.bincount(inter.users,
-                                                                     minlength=len(users))))
-            self.unit_index = TopKIndex(
-                self.unit, threshold=settings.faiss_threshold,
-                recall_target=settings.recall_target,
-                queries=traffic_sample(self.unit, inter.item_popularity())
-                if settings.recall_target else None)
+            faiss = len(f) >= settings.faiss_threshold and settings.recall_target > 0
+            asking = None if users is None or not faiss else traffic_sample(
+                np.asarray(users, dtype=np.float32), np.bincount(inter.users,
+                                                                 minlength=len(users)))
+            viewed = traffic_sample(self.unit, inter.item_popularity()) if faiss else None
+            self.index = TopKIndex(f, threshold=settings.faiss_threshold, queries=asking,
+                                   recall_target=settings.recall_target)
+            self.unit_index = TopKIndex(self.unit, threshold=settings.faiss_threshold,
+                                        queries=viewed, recall_target=settings.recall_target)
             self._prepare_fold(self.models[self.factor_name])
         hybrid = bundle.hybrid
         self.hybrid = hybrid if hybrid is not None and self.n_items <= \
