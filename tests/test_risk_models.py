@@ -23,6 +23,7 @@ from storemind.risk import (
     replay,
 )
 from storemind.risk._features import BASE_FEATURES
+from storemind.risk.forest import fit_forest, forest_proba
 
 
 def test_ecod_matches_its_definition_and_flags_the_outlier() -> None:
@@ -71,6 +72,44 @@ def test_fraudgbm_ranks_and_is_calibrated_and_explains() -> None:
     assert reasons[0]["feature"] == "velocity" and reasons[0]["contribution"] > 0
     same = m.predict_proba_matrix(m.matrix_from_dicts(Xt.head(20).to_dict("records")))
     np.testing.assert_allclose(same, p[:20])
+
+
+def test_flat_forest_answers_as_scikit_learn() -> None:
+    from sklearn.ensemble import ExtraTreesClassifier
+
+    rng = np.random.default_rng(3)
+    A = rng.normal(size=(600, 4))
+    y = (A[:, 0] + 0.5 * A[:, 1] ** 2 + rng.normal(0, 0.5, 600) > 1.2).astype(int)
+    A[::7, 2] = np.nan  # missing values go below every threshold, in fitting and answering
+    forest = fit_forest(A, y, n_trees=40, max_leaves=32, seed=5)
+    dense = np.where(np.isnan(A), -np.finfo(np.float32).max, A)
+    sk = ExtraTreesClassifier(40, max_leaf_nodes=32, random_state=5).fit(dense, y)
+    np.testing.assert_allclose(forest_proba(forest, A), sk.predict_proba(dense)[:, 1],
+                               atol=1e-12)
+    one = forest_proba(forest, A[:1])
+    assert one.shape == (1,) and one[0] == pytest.approx(sk.predict_proba(dense[:1])[0, 1])
+
+
+def test_fraudgbm_forest_stacks_and_survives_save(tmp_path) -> None:
+    X, y = _toy()
+    Xt, yt = _toy(seed=1)
+    with_forest = FraudGBM(random_state=0).fit(X, y)
+    alone = FraudGBM(random_state=0, forest=0).fit(X, y)
+    assert with_forest.platt_.size == 3 and alone.platt_.size == 2
+    p = with_forest.predict_proba(Xt)
+    # by hand: the stacking regression over the boosting margin and the forest's logit
+    m = with_forest
+    forest = {k: getattr(m, f"forest_{k}_") for k in
+              ("left", "right", "feature", "threshold", "value", "roots", "depth")}
+    q = np.clip(forest_proba(forest, m._matrix(Xt)), 0.5 / 300, 1 - 0.5 / 300)
+    z = m.platt_ @ np.vstack([m.raw_score(Xt), np.log(q / (1 - q)), np.ones(len(q))])
+    np.testing.assert_allclose(p, 1 / (1 + np.exp(-z)), rtol=1e-10)
+    assert not np.allclose(p, alone.predict_proba(Xt))
+    assert abs(p.mean() - yt.mean()) < 0.02
+    back = FraudGBM.load(with_forest.save(tmp_path / "m"))
+    np.testing.assert_allclose(back.predict_proba(Xt), p)
+    holdout = FraudGBM(random_state=0, cv_folds=1).fit(X, y)  # forest on the holdout path
+    assert holdout.platt_.size == 3 and roc_auc(yt, holdout.predict_proba(Xt)) > 0.7
 
 
 def test_fraudgbm_bad_input() -> None:

@@ -26,7 +26,7 @@ def test_creditcard_sample_quality(data_dir) -> None:
     auc, ap = roc_auc(y[test], p), pr_auc(y[test], p, sample_weight=w)
     print(f"ROC-AUC {auc:.4f}, weighted PR-AUC {ap:.4f}")
     # measured with this test (seed 0, stratified 30% test, `pytest tests/test_risk_realdata.py
-    # -s` prints them): ROC-AUC 0.9703, PR-AUC with legitimate rows x231.2 0.7812 (2026-11-29,
-    # rounds chosen by out-of-fold average precision; 0.9693 / 0.7805 with early stopping)
+    # -s` prints them): ROC-AUC 0.9706, PR-AUC with legitimate rows x231.2 0.7997 (2026-11-29,
+    # boosted trees stacked with the randomised forest; 0.9703 / 0.7812 with boosting alone)
     assert auc > 0.96
-    assert ap > 0.74
+    assert ap > 0.77

@@ -1,5 +1,6 @@
-"""LightGBM fraud classifier: class-imbalance weighting, Platt-calibrated probabilities and
-per-payment SHAP reasons (LightGBM's ``pred_contrib``); saved as a LightGBM text model."""
+"""LightGBM fraud classifier: class-imbalance weighting, a forest of extremely randomised trees
+stacked with the boosted ones, calibrated probabilities and per-payment SHAP reasons
+(LightGBM's ``pred_contrib``); saved as a LightGBM text model plus the forest's arrays."""
 from __future__ import annotations
 
 from typing import Any
@@ -9,6 +10,7 @@ import pandas as pd
 
 from storemind._base import Estimator, check_random_state
 from storemind.errors import DataError
+from storemind.risk.forest import FOREST_KEYS, fit_forest, forest_proba
 
 __all__ = ["FraudGBM"]
 
@@ -42,16 +44,25 @@ class FraudGBM(Estimator):
         When above 1, the rounds are chosen by stratified k-fold out-of-fold average
         precision and the calibration fitted on the out-of-fold margins (instead of one
         ``valid_fraction`` holdout), then one model is fitted on every row.
+    forest : int
+        Extremely randomised trees grown beside the boosted ones (0: boosted trees alone).
+        Their fraud share and the boosting margin are combined by a logistic regression
+        fitted on held-out rows (out-of-fold with ``cv_folds``), which is also the
+        calibration. The trees are different enough from boosting that the pair ranks the
+        top of a review queue better than either (``benchmarks/results/risk.md``). Reasons
+        (:meth:`explain`) come from the boosted trees.
+    forest_leaves : int
+        Most leaves per randomised tree, so the forest stays a few MB on a large store.
     n_jobs : int
-        LightGBM threads.
+        LightGBM and forest threads.
     random_state : int, optional
     """
 
     def __init__(self, n_estimators: int = 500, learning_rate: float = 0.05,
                  num_leaves: int = 15, min_child_samples: int = 10, colsample: float = 0.8,
                  pos_weight: float | str = "auto", valid_fraction: float = 0.25,
-                 refit: bool = True, cv_folds: int = 5, n_jobs: int = 1,
-                 random_state: int | None = 0):
+                 refit: bool = True, cv_folds: int = 5, forest: int = 300,
+                 forest_leaves: int = 512, n_jobs: int = 1, random_state: int | None = 0):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -61,6 +72,8 @@ class FraudGBM(Estimator):
         self.valid_fraction = valid_fraction
         self.refit = refit
         self.cv_folds = cv_folds
+        self.forest = forest
+        self.forest_leaves = forest_leaves
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -104,9 +117,39 @@ class FraudGBM(Estimator):
     def predict_proba_matrix(self, A: np.ndarray) -> np.ndarray:
         """Calibrated probabilities from a matrix made by :meth:`matrix_from_dicts`."""
         self._check_fitted()
-        a, b = self.platt_
         raw = self._get_booster().predict(A, raw_score=True, num_threads=self.n_jobs)
-        return _sigmoid(a * raw + b)
+        return self._calibrated(raw, A)
+
+    # -- forest and calibration ------------------------------------------------------------
+    def _forest_logit(self, q: np.ndarray) -> np.ndarray:
+        eps = 0.5 / max(int(self.forest), 1)  # half a tree's vote: 0 and 1 stay finite
+        q = np.clip(q, eps, 1 - eps)
+        return np.log(q / (1 - q))
+
+    def _grow_forest(self, A: np.ndarray, y: np.ndarray, rng: np.random.Generator
+                     ) -> dict[str, np.ndarray]:
+        return fit_forest(A, y, n_trees=int(self.forest), max_leaves=int(self.forest_leaves),
+                          seed=int(rng.integers(2**31 - 1)), n_jobs=self.n_jobs)
+
+    def _fit_calibration(self, raw: np.ndarray, q: np.ndarray | None, y: np.ndarray) -> None:
+        """Platt scaling of held-out margins, or with the forest the stacking regression
+        ``sigmoid(a * margin + c * logit(forest share) + b)``."""
+        from sklearn.linear_model import LogisticRegression
+
+        Z = raw[:, None] if q is None else np.column_stack([raw, self._forest_logit(q)])
+        lr = LogisticRegression(C=100.0).fit(Z, y)
+        self.platt_ = np.r_[lr.coef_[0], lr.intercept_[0]].astype(float)
+
+    def _set_forest(self, forest: dict[str, np.ndarray] | None) -> None:
+        for k in (*FOREST_KEYS, "depth"):
+            setattr(self, f"forest_{k}_", forest[k] if forest else np.zeros(0, np.int32))
+
+    def _calibrated(self, raw: np.ndarray, A: np.ndarray) -> np.ndarray:
+        c = self.platt_
+        if c.size == 2:
+            return _sigmoid(c[0] * raw + c[1])
+        forest = {k: getattr(self, f"forest_{k}_") for k in (*FOREST_KEYS, "depth")}
+        return _sigmoid(c[0] * raw + c[1] * self._forest_logit(forest_proba(forest, A)) + c[2])
 
     def _weight(self, y: np.ndarray, pos_weight: float | str | None = None) -> float:
         pos_weight = self.pos_weight if pos_weight is None else pos_weight
@@ -174,10 +217,12 @@ class FraudGBM(Estimator):
         self._booster = lgb.Booster(model_str=self.model_text_)
         self._codes = None
         raw = self._booster.predict(A[valid], raw_score=True)
-        from sklearn.linear_model import LogisticRegression
-
-        lr = LogisticRegression(C=100.0).fit(raw[:, None], yy[valid])
-        self.platt_ = np.array([float(lr.coef_[0, 0]), float(lr.intercept_[0])])
+        forest = self._grow_forest(A[~valid], yy[~valid], rng) if self.forest else None
+        self._fit_calibration(raw, forest_proba(forest, A[valid]) if forest else None,
+                              yy[valid])
+        if forest and self.refit:
+            forest = self._grow_forest(A, yy, rng)
+        self._set_forest(forest)
         if self.refit:
             full = lgb.Dataset(A, yy, weight=w, categorical_feature=cat,
                                feature_name=self.features_, free_raw_data=False)
@@ -191,11 +236,10 @@ class FraudGBM(Estimator):
     def _fit_cv(self, A: np.ndarray, yy: np.ndarray, params: dict[str, Any], cat: list[int],
                 rng: np.random.Generator) -> FraudGBM:
         """Rounds chosen by stratified k-fold out-of-fold average precision on a grid (every
-        row validates once, which is steadier than one holdout on small data), Platt
-        calibration on the out-of-fold margins, then one model on every row with the chosen
-        rounds."""
+        row validates once, which is steadier than one holdout on small data), calibration
+        (with the forest: stacking) on the out-of-fold margins, then one model on every row
+        with the chosen rounds."""
         import lightgbm as lgb
-        from sklearn.linear_model import LogisticRegression
 
         k = int(min(self.cv_folds, yy.sum(), (1 - yy).sum()))
         fold = np.empty(yy.size, dtype=np.int64)
@@ -228,8 +272,15 @@ class FraudGBM(Estimator):
                 best_ap, chosen = aps[g], (cand, curve[g], int(grid[g]))
         cand, oof, best_rounds = chosen
         self.pos_weight_ = cand
-        lr = LogisticRegression(C=100.0).fit(oof[:, None], yy)
-        self.platt_ = np.array([float(lr.coef_[0, 0]), float(lr.intercept_[0])])
+        forest, q = None, None
+        if self.forest:  # the forest's out-of-fold shares, on the same folds
+            q = np.zeros(yy.size)
+            for f in range(k):
+                tr, va = fold != f, fold == f
+                q[va] = forest_proba(self._grow_forest(A[tr], yy[tr], rng), A[va])
+            forest = self._grow_forest(A, yy, rng)
+        self._fit_calibration(oof, q, yy)
+        self._set_forest(forest)
         # the full model sees k/(k-1) times the rows of a fold model: rounds scaled alike
         self.best_iteration_ = max(1, int(round(best_rounds * k / (k - 1))))
         w = np.where(yy == 1, self._weight(yy, cand), 1.0)
@@ -264,9 +315,10 @@ class FraudGBM(Estimator):
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated fraud probability of each row of ``X`` (1-D array)."""
-        raw = self.raw_score(X)
-        a, b = self.platt_
-        return _sigmoid(a * raw + b)
+        self._check_fitted()
+        A = self._matrix(X)
+        raw = self._get_booster().predict(A, raw_score=True, num_threads=self.n_jobs)
+        return self._calibrated(raw, A)
 
     def contributions(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """SHAP values (LightGBM ``pred_contrib``) in log-odds, shape (rows, features);

@@ -1,0 +1,78 @@
+"""Extremely randomised trees for fraud scoring, stored as flat numpy arrays.
+
+scikit-learn grows the trees; we keep only their nodes (children, feature, threshold, fraud
+share of each leaf) and walk all trees at once with numpy. That answers one payment in well
+under a millisecond (scikit-learn's own ``predict_proba`` spends about 20 ms dispatching 300
+trees for a single row) and saves to ``arrays.npz`` without pickle.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["fit_forest", "forest_proba", "FOREST_KEYS"]
+
+FOREST_KEYS = ("left", "right", "feature", "threshold", "value", "roots")
+# missing values go below every threshold: the trees are grown on the same stand-in
+_MISSING = -np.finfo(np.float32).max
+_CHUNK = 1 << 20  # rows x trees walked at once
+
+
+def _dense(A: np.ndarray) -> np.ndarray:
+    X = np.asarray(A, dtype=np.float32)
+    return np.where(np.isnan(X), _MISSING, X)
+
+
+def fit_forest(A: np.ndarray, y: np.ndarray, n_trees: int = 300, max_leaves: int = 512,
+               seed: int = 0, n_jobs: int = 1) -> dict[str, np.ndarray]:
+    """Grow ``n_trees`` extremely randomised trees (at most ``max_leaves`` leaves each, so a
+    large store's model stays a few MB) on matrix ``A`` and 0/1 labels ``y``; returns the
+    flat arrays :func:`forest_proba` reads."""
+    from sklearn.ensemble import ExtraTreesClassifier
+
+    et = ExtraTreesClassifier(n_estimators=int(n_trees), max_leaf_nodes=int(max_leaves),
+                              n_jobs=n_jobs, random_state=seed).fit(_dense(A), y.astype(int))
+    fraud = list(et.classes_).index(1)
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in FOREST_KEYS}
+    offset = 0
+    for est in et.estimators_:
+        t = est.tree_
+        n = t.node_count
+        own = np.arange(offset, offset + n)
+        leaf = t.children_left < 0
+        # a leaf points to itself, so walking past it changes nothing
+        parts["left"].append(np.where(leaf, own, t.children_left + offset))
+        parts["right"].append(np.where(leaf, own, t.children_right + offset))
+        parts["feature"].append(np.where(leaf, 0, t.feature))
+        parts["threshold"].append(np.where(leaf, np.inf, t.threshold))
+        counts = t.value[:, 0, :]
+        parts["value"].append(counts[:, fraud] / np.maximum(counts.sum(axis=1), 1e-300))
+        parts["roots"].append(np.array([offset]))
+        offset += n
+    out = {k: np.concatenate(v) for k, v in parts.items()}
+    for k in ("left", "right", "feature", "roots"):
+        out[k] = out[k].astype(np.int32)
+    out["depth"] = np.array([max(est.tree_.max_depth for est in et.estimators_)], np.int32)
+    return out
+
+
+def forest_proba(forest: dict[str, Any], A: np.ndarray) -> np.ndarray:
+    """Mean fraud share of the leaves each row of ``A`` reaches (what scikit-learn's
+    ``predict_proba(A)[:, 1]`` gives for the same trees)."""
+    X = _dense(A)
+    left, right = forest["left"], forest["right"]
+    feature, threshold = forest["feature"], forest["threshold"]
+    roots = forest["roots"]
+    depth = int(np.asarray(forest["depth"]).ravel()[0])
+    out = np.empty(X.shape[0])
+    step = max(1, _CHUNK // max(roots.size, 1))
+    for s in range(0, X.shape[0], step):
+        Xc = X[s:s + step]
+        rows = np.arange(Xc.shape[0])[:, None]
+        node = np.broadcast_to(roots, (Xc.shape[0], roots.size))
+        for _ in range(depth):
+            go_left = Xc[rows, feature[node]] <= threshold[node]
+            node = np.where(go_left, left[node], right[node])
+        out[s:s + step] = forest["value"][node].mean(axis=1)
+    return out
