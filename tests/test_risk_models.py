@@ -88,6 +88,9 @@ def test_flat_forest_answers_as_scikit_learn() -> None:
                                atol=1e-12)
     one = forest_proba(forest, A[:1])
     assert one.shape == (1,) and one[0] == pytest.approx(sk.predict_proba(dense[:1])[0, 1])
+    assert (forest["rows"] == 600).all()  # under max_rows every tree sees every row
+    capped = fit_forest(A, y, n_trees=10, max_rows=200, seed=5)
+    assert (capped["rows"] <= 200).all() and (capped["rows"] > 100).all()  # bootstrap of 200
 
 
 def test_fraudgbm_forest_stacks_and_survives_save(tmp_path) -> None:

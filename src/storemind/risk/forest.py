@@ -25,13 +25,18 @@ def _dense(A: np.ndarray) -> np.ndarray:
 
 
 def fit_forest(A: np.ndarray, y: np.ndarray, n_trees: int = 300, max_leaves: int = 512,
-               seed: int = 0, n_jobs: int = 1) -> dict[str, np.ndarray]:
+               max_rows: int = 50_000, seed: int = 0, n_jobs: int = 1
+               ) -> dict[str, np.ndarray]:
     """Grow ``n_trees`` extremely randomised trees (at most ``max_leaves`` leaves each, so a
     large store's model stays a few MB) on matrix ``A`` and 0/1 labels ``y``; returns the
-    flat arrays :func:`forest_proba` reads."""
+    flat arrays :func:`forest_proba` reads. Above ``max_rows`` rows each tree grows on a
+    bootstrap sample of ``max_rows``, so fitting time stops growing with the store; below,
+    every tree sees every row. ``rows`` in the result holds each tree's distinct rows."""
     from sklearn.ensemble import ExtraTreesClassifier
 
+    big = len(y) > max_rows
     et = ExtraTreesClassifier(n_estimators=int(n_trees), max_leaf_nodes=int(max_leaves),
+                              bootstrap=big, max_samples=int(max_rows) if big else None,
                               n_jobs=n_jobs, random_state=seed).fit(_dense(A), y.astype(int))
     fraud = list(et.classes_).index(1)
     parts: dict[str, list[np.ndarray]] = {k: [] for k in FOREST_KEYS}
@@ -54,6 +59,7 @@ def fit_forest(A: np.ndarray, y: np.ndarray, n_trees: int = 300, max_leaves: int
     for k in ("left", "right", "feature", "roots"):
         out[k] = out[k].astype(np.int32)
     out["depth"] = np.array([max(est.tree_.max_depth for est in et.estimators_)], np.int32)
+    out["rows"] = np.array([est.tree_.n_node_samples[0] for est in et.estimators_], np.int32)
     return out
 
 
@@ -73,6 +79,9 @@ def forest_proba(forest: dict[str, Any], A: np.ndarray) -> np.ndarray:
         node = np.broadcast_to(roots, (Xc.shape[0], roots.size))
         for _ in range(depth):
             go_left = Xc[rows, feature[node]] <= threshold[node]
-            node = np.where(go_left, left[node], right[node])
+            nxt = np.where(go_left, left[node], right[node])
+            if np.array_equal(nxt, node):  # every row sits in a leaf of every tree
+                break
+            node = nxt
         out[s:s + step] = forest["value"][node].mean(axis=1)
     return out

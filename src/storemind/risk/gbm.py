@@ -53,6 +53,9 @@ class FraudGBM(Estimator):
         (:meth:`explain`) come from the boosted trees.
     forest_leaves : int
         Most leaves per randomised tree, so the forest stays a few MB on a large store.
+    forest_rows : int
+        Above this many training rows each randomised tree grows on a bootstrap sample of
+        this size, so fitting time stops growing with the store.
     n_jobs : int
         LightGBM and forest threads.
     random_state : int, optional
@@ -62,7 +65,8 @@ class FraudGBM(Estimator):
                  num_leaves: int = 15, min_child_samples: int = 10, colsample: float = 0.8,
                  pos_weight: float | str = "auto", valid_fraction: float = 0.25,
                  refit: bool = True, cv_folds: int = 5, forest: int = 300,
-                 forest_leaves: int = 512, n_jobs: int = 1, random_state: int | None = 0):
+                 forest_leaves: int = 512, forest_rows: int = 50_000, n_jobs: int = 1,
+                 random_state: int | None = 0):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -74,6 +78,7 @@ class FraudGBM(Estimator):
         self.cv_folds = cv_folds
         self.forest = forest
         self.forest_leaves = forest_leaves
+        self.forest_rows = forest_rows
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -129,7 +134,8 @@ class FraudGBM(Estimator):
     def _grow_forest(self, A: np.ndarray, y: np.ndarray, rng: np.random.Generator
                      ) -> dict[str, np.ndarray]:
         return fit_forest(A, y, n_trees=int(self.forest), max_leaves=int(self.forest_leaves),
-                          seed=int(rng.integers(2**31 - 1)), n_jobs=self.n_jobs)
+                          max_rows=int(self.forest_rows), seed=int(rng.integers(2**31 - 1)),
+                          n_jobs=self.n_jobs)
 
     def _fit_calibration(self, raw: np.ndarray, q: np.ndarray | None, y: np.ndarray) -> None:
         """Platt scaling of held-out margins, or with the forest the stacking regression
@@ -141,7 +147,7 @@ class FraudGBM(Estimator):
         self.platt_ = np.r_[lr.coef_[0], lr.intercept_[0]].astype(float)
 
     def _set_forest(self, forest: dict[str, np.ndarray] | None) -> None:
-        for k in (*FOREST_KEYS, "depth"):
+        for k in (*FOREST_KEYS, "depth", "rows"):
             setattr(self, f"forest_{k}_", forest[k] if forest else np.zeros(0, np.int32))
 
     def _calibrated(self, raw: np.ndarray, A: np.ndarray) -> np.ndarray:
