@@ -84,6 +84,7 @@ def test_flat_forest_answers_as_scikit_learn() -> None:
     forest = fit_forest(A, y, n_trees=40, max_leaves=32, seed=5)
     dense = np.where(np.isnan(A), -np.finfo(np.float32).max, A)
     sk = ExtraTreesClassifier(40, max_leaf_nodes=32, random_state=5).fit(dense, y)
+    # 600 rows walk one tree at a time, one row walks all trees at once: both as scikit-learn
     np.testing.assert_allclose(forest_proba(forest, A), sk.predict_proba(dense)[:, 1],
                                atol=1e-12)
     one = forest_proba(forest, A[:1])

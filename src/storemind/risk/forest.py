@@ -17,6 +17,7 @@ FOREST_KEYS = ("left", "right", "feature", "threshold", "value", "roots")
 # missing values go below every threshold: the trees are grown on the same stand-in
 _MISSING = -np.finfo(np.float32).max
 _CHUNK = 1 << 20  # rows x trees walked at once
+_BY_TREE = 512  # from this many rows on, one tree at a time
 
 
 def _dense(A: np.ndarray) -> np.ndarray:
@@ -65,23 +66,43 @@ def fit_forest(A: np.ndarray, y: np.ndarray, n_trees: int = 300, max_leaves: int
 
 def forest_proba(forest: dict[str, Any], A: np.ndarray) -> np.ndarray:
     """Mean fraud share of the leaves each row of ``A`` reaches (what scikit-learn's
-    ``predict_proba(A)[:, 1]`` gives for the same trees)."""
+    ``predict_proba(A)[:, 1]`` gives for the same trees).
+
+    A few rows walk every tree at once (one numpy step per level); many rows walk one tree
+    at a time, all rows together, which is several times faster for a batch."""
     X = _dense(A)
-    left, right = forest["left"], forest["right"]
-    feature, threshold = forest["feature"], forest["threshold"]
-    roots = forest["roots"]
     depth = int(np.asarray(forest["depth"]).ravel()[0])
+    if X.shape[0] >= _BY_TREE:
+        return _by_tree(forest, X, depth)
+    roots = forest["roots"]
     out = np.empty(X.shape[0])
     step = max(1, _CHUNK // max(roots.size, 1))
     for s in range(0, X.shape[0], step):
         Xc = X[s:s + step]
         rows = np.arange(Xc.shape[0])[:, None]
         node = np.broadcast_to(roots, (Xc.shape[0], roots.size))
-        for _ in range(depth):
-            go_left = Xc[rows, feature[node]] <= threshold[node]
-            nxt = np.where(go_left, left[node], right[node])
-            if np.array_equal(nxt, node):  # every row sits in a leaf of every tree
-                break
-            node = nxt
-        out[s:s + step] = forest["value"][node].mean(axis=1)
+        out[s:s + step] = forest["value"][_walk(forest, Xc, rows, node, depth)].mean(axis=1)
     return out
+
+
+def _walk(forest: dict[str, Any], X: np.ndarray, rows: np.ndarray, node: np.ndarray,
+          depth: int) -> np.ndarray:
+    """Follow ``node`` (row-aligned indices) down to the leaves."""
+    left, right = forest["left"], forest["right"]
+    feature, threshold = forest["feature"], forest["threshold"]
+    for _ in range(depth):
+        go_left = X[rows, feature[node]] <= threshold[node]
+        nxt = np.where(go_left, left[node], right[node])
+        if np.array_equal(nxt, node):  # every row sits in a leaf
+            break
+        node = nxt
+    return node
+
+
+def _by_tree(forest: dict[str, Any], X: np.ndarray, depth: int) -> np.ndarray:
+    rows = np.arange(X.shape[0])
+    total = np.zeros(X.shape[0])
+    for root in forest["roots"]:
+        node = _walk(forest, X, rows, np.full(X.shape[0], root), depth)
+        total += forest["value"][node]
+    return total / max(forest["roots"].size, 1)
