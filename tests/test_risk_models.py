@@ -124,6 +124,10 @@ def test_fraudgbm_bad_input() -> None:
         FraudGBM().fit(X, np.zeros(200))
     with pytest.raises(DataError, match="pos_weight"):
         FraudGBM(pos_weight="lots").fit(X, np.r_[np.ones(20), np.zeros(180)])
+    with pytest.raises(DataError, match="forest must be a whole number >= 0"):
+        FraudGBM(forest=-5).fit(X, np.r_[np.ones(20), np.zeros(180)])
+    with pytest.raises(DataError, match="forest_leaves"):
+        FraudGBM(forest_leaves=1.5).fit(X, np.r_[np.ones(20), np.zeros(180)])
 
 
 def test_rules_scalar_and_vector_agree() -> None:

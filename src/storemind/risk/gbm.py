@@ -191,6 +191,10 @@ class FraudGBM(Estimator):
         if yy.sum() < 2 or (1 - yy).sum() < 2:
             raise DataError(f"need at least 2 fraud and 2 legitimate rows; got "
                             f"{int(yy.sum())} fraud of {yy.size}")
+        for name, low in (("forest", 0), ("forest_leaves", 2), ("forest_rows", 1)):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < low:
+                raise DataError(f"{name} must be a whole number >= {low}; got {v!r}")
         self.features_ = [str(c) for c in X.columns]
         self.categories_ = {c: sorted(str(v) for v in X[c].dropna().unique())
                             for c in self.features_
