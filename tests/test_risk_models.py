@@ -23,7 +23,7 @@ from storemind.risk import (
     replay,
 )
 from storemind.risk._features import BASE_FEATURES
-from storemind.risk.forest import fit_forest, forest_proba
+from storemind.risk.forest import FOREST_KEYS, fit_forest, forest_proba
 
 
 def test_ecod_matches_its_definition_and_flags_the_outlier() -> None:
@@ -103,8 +103,7 @@ def test_fraudgbm_forest_stacks_and_survives_save(tmp_path) -> None:
     p = with_forest.predict_proba(Xt)
     # by hand: the stacking regression over the boosting margin and the forest's logit
     m = with_forest
-    forest = {k: getattr(m, f"forest_{k}_") for k in
-              ("left", "right", "feature", "threshold", "value", "roots", "depth")}
+    forest = {k: getattr(m, f"forest_{k}_") for k in FOREST_KEYS}
     q = np.clip(forest_proba(forest, m._matrix(Xt)), 0.5 / 300, 1 - 0.5 / 300)
     z = m.platt_ @ np.vstack([m.raw_score(Xt), np.log(q / (1 - q)), np.ones(len(q))])
     np.testing.assert_allclose(p, 1 / (1 + np.exp(-z)), rtol=1e-10)

@@ -13,7 +13,9 @@ import numpy as np
 
 __all__ = ["fit_forest", "forest_proba", "FOREST_KEYS"]
 
-FOREST_KEYS = ("left", "right", "feature", "threshold", "value", "roots")
+_NODE_KEYS = ("left", "right", "feature", "threshold", "value", "roots")
+#: every array :func:`fit_forest` returns (``rows``: each tree's distinct training rows)
+FOREST_KEYS = (*_NODE_KEYS, "depth", "rows")
 # missing values go below every threshold: the trees are grown on the same stand-in
 _MISSING = -np.finfo(np.float32).max
 _CHUNK = 1 << 20  # rows x trees walked at once
@@ -40,7 +42,7 @@ def fit_forest(A: np.ndarray, y: np.ndarray, n_trees: int = 300, max_leaves: int
                               bootstrap=big, max_samples=int(max_rows) if big else None,
                               n_jobs=n_jobs, random_state=seed).fit(_dense(A), y.astype(int))
     fraud = list(et.classes_).index(1)
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in FOREST_KEYS}
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in _NODE_KEYS}
     offset = 0
     for est in et.estimators_:
         t = est.tree_

@@ -147,15 +147,18 @@ class FraudGBM(Estimator):
         self.platt_ = np.r_[lr.coef_[0], lr.intercept_[0]].astype(float)
 
     def _set_forest(self, forest: dict[str, np.ndarray] | None) -> None:
-        for k in (*FOREST_KEYS, "depth", "rows"):
+        for k in FOREST_KEYS:  # one saved array each (forest_left_, ...); empty without
             setattr(self, f"forest_{k}_", forest[k] if forest else np.zeros(0, np.int32))
+
+    def _forest(self) -> dict[str, np.ndarray]:
+        return {k: getattr(self, f"forest_{k}_") for k in FOREST_KEYS}
 
     def _calibrated(self, raw: np.ndarray, A: np.ndarray) -> np.ndarray:
         c = self.platt_
         if c.size == 2:
             return _sigmoid(c[0] * raw + c[1])
-        forest = {k: getattr(self, f"forest_{k}_") for k in (*FOREST_KEYS, "depth")}
-        return _sigmoid(c[0] * raw + c[1] * self._forest_logit(forest_proba(forest, A)) + c[2])
+        q = forest_proba(self._forest(), A)
+        return _sigmoid(c[0] * raw + c[1] * self._forest_logit(q) + c[2])
 
     def _weight(self, y: np.ndarray, pos_weight: float | str | None = None) -> float:
         pos_weight = self.pos_weight if pos_weight is None else pos_weight
