@@ -120,6 +120,14 @@ def test_clean_top_and_draw_configs(bench) -> None:
     assert len({tuple(sorted(c.items())) for c in first}) == 4
     assert bench.draw_configs(dict(space), {"a": 1, "b": 4}, 4) == first  # same grid, same draw
     assert len(bench.draw_configs(space, {"a": 1, "b": 4}, 50)) == 6  # the whole grid
+    # renamed keys with the same values in the same order draw the same settings
+    renamed = bench.draw_configs({"x": [1, 2, 3], "y": [4, 5]}, {"x": 1, "y": 4}, 4)
+    assert [(c["x"], c["y"]) for c in renamed] == [(c["a"], c["b"]) for c in first]
+    # ours and implicit's BM25 item-kNN are tuned on the same settings
+    ours = {s.name: s for s in bench.OURS}["ItemKNN BM25"]
+    ref = {s.name: s for s in bench.REFERENCES}["implicit BM25"]
+    assert [tuple(c.values()) for c in bench.draw_configs(ours.space, ours.default, 4)] == \
+        [tuple(c.values()) for c in bench.draw_configs(ref.space, ref.default, 4)]
 
 
 def test_tiny_run_end_to_end(bench) -> None:

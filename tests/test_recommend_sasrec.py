@@ -156,6 +156,32 @@ def test_threads_are_restored_and_seed_repeats() -> None:
     np.testing.assert_array_equal(a.score(np.arange(10)), b.score(np.arange(10)))
 
 
+def _drift_events() -> pd.DataFrame:
+    """After item 0 came item 1 for 40 customers in the first month, item 2 for 12 lately."""
+    rows = []
+    day = pd.Timestamp("2026-01-01")
+    for u in range(52):
+        late = u >= 40
+        t = day + pd.Timedelta(days=(60 + u - 40) if late else u % 30)
+        rows += [(f"u{u:02d}", "i00", "purchase", t),
+                 (f"u{u:02d}", "i02" if late else "i01", "purchase", t + pd.Timedelta(hours=1))]
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "event_type", "ts"])
+
+
+def test_half_life_follows_the_recent_drift() -> None:
+    data = Interactions.from_frame(_drift_events())
+    after = [np.array([0])]
+    plain = SASRec(random_state=0, **SMALL).fit(data)
+    recent = SASRec(random_state=0, half_life_days=3.0, **SMALL).fit(data)
+    assert plain.recommend_sequences(after, k=1)[0][0, 0] == 1  # the month-old majority
+    assert recent.recommend_sequences(after, k=1)[0][0, 0] == 2  # what customers do lately
+    # a half-life far longer than the data weighs every target alike: the same model
+    long = SASRec(random_state=0, half_life_days=1e9, **{**SMALL, "epochs": 3}).fit(data)
+    same = SASRec(random_state=0, **{**SMALL, "epochs": 3}).fit(data)
+    np.testing.assert_allclose(long.score_sequences(after), same.score_sequences(after),
+                               rtol=1e-4, atol=1e-5)
+
+
 def test_errors() -> None:
     data = Interactions.from_frame(_cycle_events(n_users=6))
     with pytest.raises(NotFittedError):
@@ -164,6 +190,9 @@ def test_errors() -> None:
         SASRec(hidden_size=10, n_heads=4).fit(data)
     with pytest.raises(DataError, match="epochs"):
         SASRec(epochs=0).fit(data)
+    for bad in (0, -2.0, float("nan"), "7", True):
+        with pytest.raises(DataError, match="half_life_days"):
+            SASRec(half_life_days=bad).fit(data)
     with pytest.raises(DataError, match="Interactions"):
         SASRec().fit(_cycle_events())
     other = Interactions.from_frame(_cycle_events(n_users=7))

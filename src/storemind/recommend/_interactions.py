@@ -219,6 +219,15 @@ class Interactions:
             out.append(seq.astype(np.int32))
         return out
 
+    def sequence_times(self) -> list[np.ndarray]:
+        """Per user, the time (seconds since the epoch) of each event of :meth:`sequences`."""
+        pos = self.weights > 0
+        u, t = self.users[pos], self.ts[pos]
+        order = np.argsort(u, kind="stable")
+        u, t = u[order], t[order]
+        bounds = np.searchsorted(u, np.arange(self.n_users + 1))
+        return [t[a:b].astype(np.int64) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
     def user_index(self, ids: Iterable[str] | str) -> np.ndarray:
         """Dense index of each user id, -1 where unknown."""
         return _lookup(self.user_ids, np.atleast_1d(np.asarray(ids, dtype=str)))

@@ -80,6 +80,11 @@ class SASRec(Recommender):
         overlap and each target counts once, in the window where it has at least
         ``max_len - train_stride`` items of history (as at serving time), for
         ``max_len / train_stride`` times the training cost.
+    half_life_days : float or None
+        Weight each training target by ``0.5 ** (age / half_life_days)``, its age being the
+        days from the event to the last training event, so the model learns most from what
+        customers did lately: worth it when recommending for the period after the data, whose
+        favourites drift from the past's. None: every target counts alike.
     max_seconds : float or None
         Stop training after this many seconds (checked after each epoch).
     n_threads : int or None
@@ -114,6 +119,7 @@ class SASRec(Recommender):
         eval_every: int = 1,
         dedupe_consecutive: bool = True,
         train_stride: int | None = None,
+        half_life_days: float | None = None,
         max_seconds: float | None = None,
         n_threads: int | None = None,
         verbose: bool = False,
@@ -132,6 +138,7 @@ class SASRec(Recommender):
         self.eval_every = eval_every
         self.dedupe_consecutive = dedupe_consecutive
         self.train_stride = train_stride
+        self.half_life_days = half_life_days
         self.max_seconds = max_seconds
         self.n_threads = n_threads
         self.verbose = verbose
@@ -164,12 +171,18 @@ class SASRec(Recommender):
             _check_same_index(interactions, valid)
         self._fit_base(interactions)
         seqs = [self._prepare(s) for s in interactions.sequences()]
+        weights = None
+        if self.half_life_days is not None:
+            last = float(interactions.ts.max())
+            weights = [0.5 ** ((last - self._prepare(s, t)) / (86400.0 * self.half_life_days))
+                       for s, t in zip(interactions.sequences(), interactions.sequence_times(),
+                                       strict=True)]
         seed = self.random_state
         if seed is None:
             seed = int(np.random.default_rng().integers(2**31))
         with _threads(self.n_threads), torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(seed))
-            self._train(seqs, valid, np.random.default_rng(int(seed)))
+            self._train(seqs, weights, valid, np.random.default_rng(int(seed)))
         self._store_sequences(seqs)
         return self
 
@@ -195,21 +208,32 @@ class SASRec(Recommender):
             raise DataError(f"SASRec dropout must be in [0, 1), got {self.dropout!r}")
         if not float(self.lr) > 0:
             raise DataError(f"SASRec lr must be > 0, got {self.lr!r}")
+        if self.half_life_days is not None and not (
+                isinstance(self.half_life_days, int | float | np.number)
+                and not isinstance(self.half_life_days, bool)
+                and 0 < float(self.half_life_days) < np.inf):
+            raise DataError("SASRec half_life_days must be None or a positive number of days, "
+                            f"got {self.half_life_days!r}")
 
-    def _prepare(self, seq: np.ndarray) -> np.ndarray:
+    def _prepare(self, seq: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
+        """The item sequence the network reads (runs of one item collapsed if asked); with
+        ``values`` (one per event, e.g. its time), those of the events kept instead."""
         seq = np.asarray(seq, dtype=np.int64)
+        out = seq if values is None else np.asarray(values, dtype=np.float64)
         if self.dedupe_consecutive and len(seq) > 1:
-            seq = seq[np.r_[True, seq[1:] != seq[:-1]]]
-        return seq
+            out = out[np.r_[True, seq[1:] != seq[:-1]]]
+        return out
 
-    def _train(self, seqs: list[np.ndarray], valid: Interactions | None,
-               rng: np.random.Generator) -> None:
+    def _train(self, seqs: list[np.ndarray], weights: list[np.ndarray] | None,
+               valid: Interactions | None, rng: np.random.Generator) -> None:
         net = _Net(self.n_items_, int(self.max_len), int(self.hidden_size), int(self.n_heads),
                    int(self.n_blocks), float(self.dropout))
         opt = torch.optim.Adam(net.parameters(), lr=float(self.lr),
                                weight_decay=float(self.weight_decay))
-        windows, owned = _windows(seqs, int(self.max_len),
-                                  int(self.train_stride or self.max_len))
+        stride = int(self.train_stride or self.max_len)
+        windows, owned = _windows(seqs, int(self.max_len), stride)
+        weight_windows = None if weights is None else _windows(weights, int(self.max_len),
+                                                               stride)[0]
         val_users, val_targets = None, None
         if valid is not None:
             val_users, val_targets = _targets(valid)
@@ -233,7 +257,13 @@ class SASRec(Recommender):
                 first = y.shape[1] - torch.from_numpy(owned[batch])
                 real = (y != 0) & (torch.arange(y.shape[1])[None, :] >= first[:, None])
                 logits = net.logits(net(x)[real])
-                loss = F.cross_entropy(logits, y[real] - 1)
+                if weight_windows is None:
+                    loss = F.cross_entropy(logits, y[real] - 1)
+                else:  # each target's weight, in the same left-padded layout as y
+                    w = torch.from_numpy(_pad_left_values(
+                        [weight_windows[i][1:] for i in batch], y.shape[1]))[real]
+                    loss = (F.cross_entropy(logits, y[real] - 1, reduction="none") * w).sum() \
+                        / w.sum().clamp_min(1e-12)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -514,6 +544,16 @@ def _pad_left(seqs: Sequence[np.ndarray], max_len: int) -> np.ndarray:
         seq = seq[-n:]
         if len(seq):
             out[row, n - len(seq):] = np.asarray(seq, dtype=np.int64) + 1
+    return out
+
+
+def _pad_left_values(rows: Sequence[np.ndarray], width: int) -> np.ndarray:
+    """Float32 rows right-aligned in ``width`` columns (0 before them), as :func:`_pad_left`."""
+    out = np.zeros((len(rows), width), dtype=np.float32)
+    for r, row in enumerate(rows):
+        row = row[-width:]
+        if len(row):
+            out[r, width - len(row):] = row
     return out
 
 
