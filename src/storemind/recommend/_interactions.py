@@ -206,27 +206,21 @@ class Interactions:
 
         ``max_len`` keeps each user's last ``max_len`` events.
         """
-        pos = self.weights > 0
-        u, i = self.users[pos], self.items[pos]
-        order = np.argsort(u, kind="stable")  # keeps time order within a user
-        u, i = u[order], i[order]
-        bounds = np.searchsorted(u, np.arange(self.n_users + 1))
-        out = []
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-            seq = i[a:b]
-            if max_len is not None and len(seq) > max_len:
-                seq = seq[-max_len:]
-            out.append(seq.astype(np.int32))
-        return out
+        return [seq[-max_len:] if max_len is not None else seq
+                for seq in self._per_user(self.items, np.int32)]
 
     def sequence_times(self) -> list[np.ndarray]:
         """Per user, the time (seconds since the epoch) of each event of :meth:`sequences`."""
+        return self._per_user(self.ts, np.int64)
+
+    def _per_user(self, values: np.ndarray, dtype: type) -> list[np.ndarray]:
+        """``values`` of the weighted events, one array per user, in time order."""
         pos = self.weights > 0
-        u, t = self.users[pos], self.ts[pos]
-        order = np.argsort(u, kind="stable")
-        u, t = u[order], t[order]
+        u, v = self.users[pos], values[pos]
+        order = np.argsort(u, kind="stable")  # keeps time order within a user
+        u, v = u[order], v[order].astype(dtype)
         bounds = np.searchsorted(u, np.arange(self.n_users + 1))
-        return [t[a:b].astype(np.int64) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        return [v[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
     def user_index(self, ids: Iterable[str] | str) -> np.ndarray:
         """Dense index of each user id, -1 where unknown."""

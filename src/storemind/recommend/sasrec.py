@@ -170,13 +170,13 @@ class SASRec(Recommender):
         if valid is not None:
             _check_same_index(interactions, valid)
         self._fit_base(interactions)
-        seqs = [self._prepare(s) for s in interactions.sequences()]
+        raw = interactions.sequences()
+        seqs = [self._prepare(s) for s in raw]
         weights = None
         if self.half_life_days is not None:
             last = float(interactions.ts.max())
             weights = [0.5 ** ((last - self._prepare(s, t)) / (86400.0 * self.half_life_days))
-                       for s, t in zip(interactions.sequences(), interactions.sequence_times(),
-                                       strict=True)]
+                       for s, t in zip(raw, interactions.sequence_times(), strict=True)]
         seed = self.random_state
         if seed is None:
             seed = int(np.random.default_rng().integers(2**31))
@@ -260,8 +260,8 @@ class SASRec(Recommender):
                 if weight_windows is None:
                     loss = F.cross_entropy(logits, y[real] - 1)
                 else:  # each target's weight, in the same left-padded layout as y
-                    w = torch.from_numpy(_pad_left_values(
-                        [weight_windows[i][1:] for i in batch], y.shape[1]))[real]
+                    w = torch.from_numpy(_align_right(
+                        [weight_windows[i][1:] for i in batch], y.shape[1], np.float32))[real]
                     loss = (F.cross_entropy(logits, y[real] - 1, reduction="none") * w).sum() \
                         / w.sum().clamp_min(1e-12)
                 opt.zero_grad(set_to_none=True)
@@ -539,17 +539,12 @@ def _init(m: nn.Module) -> None:
 def _pad_left(seqs: Sequence[np.ndarray], max_len: int) -> np.ndarray:
     """Last ``max_len`` items of each sequence, +1 (0 = padding), left-padded to the longest."""
     n = max(1, min(max_len, max((len(s) for s in seqs), default=1)))
-    out = np.zeros((len(seqs), n), dtype=np.int64)
-    for row, seq in enumerate(seqs):
-        seq = seq[-n:]
-        if len(seq):
-            out[row, n - len(seq):] = np.asarray(seq, dtype=np.int64) + 1
-    return out
+    return _align_right([np.asarray(s[-n:], dtype=np.int64) + 1 for s in seqs], n, np.int64)
 
 
-def _pad_left_values(rows: Sequence[np.ndarray], width: int) -> np.ndarray:
-    """Float32 rows right-aligned in ``width`` columns (0 before them), as :func:`_pad_left`."""
-    out = np.zeros((len(rows), width), dtype=np.float32)
+def _align_right(rows: Sequence[np.ndarray], width: int, dtype: type) -> np.ndarray:
+    """The last ``width`` values of each row, right-aligned in ``width`` columns, 0 before."""
+    out = np.zeros((len(rows), width), dtype=dtype)
     for r, row in enumerate(rows):
         row = row[-width:]
         if len(row):
