@@ -11,7 +11,8 @@
 3. Inventory replay on Online Retail products: our (s, S) policy (reviewed daily, orders
    covering about a week; and reviewed weekly) against a naive rule (reorder at mean demand x
    lead time, order a fixed multiple of it); our service level is chosen on a validation
-   period, then the 28 held-out days are replayed once.
+   period (three for the "recent" policy, demand level from the last 90 days, about 3 days
+   of demand per order), then the 28 held-out days are replayed once.
 
 Run: .venv/bin/python benchmarks/operations.py [--sample N] [--retail-sample N]
      [--parts walmart,retail]  (a part left out keeps its section of the results file)
@@ -265,8 +266,12 @@ MULTS = (2.0, 4.0)
 # ours: (review period, order cycle) in days. "daily" reviews every day like the naive rule
 # and orders about CYCLE days of demand; "weekly" (the first runs' setup) reviews once a week.
 # "fill" (added in session 7, after the held-out numbers were known; context only, never the
-# goal's row) reviews daily like "daily" but reads each level as a target fill rate
-MODES = {"daily": (1, CYCLE), "weekly": (7, 7), "fill": (1, CYCLE)}
+# goal's row) reviews daily like "daily" but reads each level as a target fill rate.
+# "recent" (session 12, found on earlier periods: benchmarks/operations_inventory_study.py)
+# reviews daily, takes its demand level from each product's last 90 days instead of the
+# forecast and orders about 3 days of demand; its level is chosen on 3 validation periods
+MODES = {"daily": (1, CYCLE), "weekly": (7, 7), "fill": (1, CYCLE), "recent": (1, 3)}
+N_VALID = {"recent": 3}  # validation periods behind each mode's choice (default 1)
 
 
 def what(mode: str, level: float) -> str:
@@ -296,7 +301,9 @@ def replay_period(rs: pd.DataFrame, origin: pd.Timestamp, models_r, gbm_r) -> di
         for sl in LEVELS:
             target = {"fill_rate": sl} if mode == "fill" else {"service_level": sl}
             pol = reorder_policy(fc, grid.Y, lead_time=float(LEAD), review_period=review,
-                                 order_cycle=cycle, series_ids=grid.ids, **target)
+                                 order_cycle=cycle, series_ids=grid.ids,
+                                 demand_level="recent" if mode == "recent" else "forecast",
+                                 **target)
             policies[mode, sl] = pol.set_index("series_id").reindex(grid.ids)
     methods = policies["daily", LEVELS[0]].method.to_numpy()
     out: dict = {"methods": methods}
@@ -318,12 +325,17 @@ def replay_period(rs: pd.DataFrame, origin: pd.Timestamp, models_r, gbm_r) -> di
 
 def inventory(rs: pd.DataFrame, last: pd.Timestamp, models_r, gbm_r) -> list[str]:
     """The service level is chosen on a validation period (the HOLD days before the held-out
-    ones): the smallest level whose fill rate there reaches the naive policy's. The held-out
+    ones): the smallest level whose fill rate there reaches the naive policy's; for the modes
+    in N_VALID, on that many validation periods: the level meeting the goal in most of them
+    (ties: the smaller summed fill-rate shortfall, then the lower level). The held-out
     period is then replayed once with it."""
     test_origin = last - pd.Timedelta(days=HOLD - 1)
-    valid_origin = test_origin - pd.Timedelta(days=HOLD)
-    print("inventory: validation replay", flush=True)
-    val = replay_period(rs, valid_origin, models_r, gbm_r)
+    vals = []
+    for j in range(max(N_VALID.values())):
+        print(f"inventory: validation replay {j + 1}", flush=True)
+        vals.append(replay_period(rs, test_origin - pd.Timedelta(days=HOLD * (j + 1)),
+                                  models_r, gbm_r))
+    val = vals[0]
     print("inventory: held-out replay", flush=True)
     tst = replay_period(rs, test_origin, models_r, gbm_r)
 
@@ -342,11 +354,22 @@ def inventory(rs: pd.DataFrame, last: pd.Timestamp, models_r, gbm_r) -> list[str
                 curve.append(row(f"{period}: ours {mode}, {what(mode, sl)}",
                                  res[(mode, sl, "all")]))
     verdict, head_to_head, by_method = {m: [] for m in MODES}, [], []
+    def goal(r: dict, mode: str, sl: float, mult: float) -> tuple[bool, float]:
+        o, n = r[(mode, sl, "all")], r[("naive", mult, "all")]
+        gap = o["fill_rate"] - n["fill_rate"]
+        return gap >= 0 and o["avg_inventory_units"] <= 0.85 * n["avg_inventory_units"], gap
+
     for mode in MODES:
         for mult in MULTS:
             target = val[("naive", mult, "all")]["fill_rate"]
             ok = [sl for sl in LEVELS if val[(mode, sl, "all")]["fill_rate"] >= target]
             sl = ok[0] if ok else LEVELS[-1]
+            if mode in N_VALID:
+                periods = vals[:N_VALID[mode]]
+                ok = [True]
+                sl = max(LEVELS, key=lambda v: (sum(goal(r, mode, v, mult)[0] for r in periods),
+                                                sum(min(goal(r, mode, v, mult)[1], 0.0)
+                                                    for r in periods)))
             ours, naive = tst[(mode, sl, "all")], tst[("naive", mult, "all")]
             if mode == "daily":
                 for g in sorted(k[2] for k in tst if isinstance(k, tuple) and k[:2] == (mode, sl)):
@@ -361,7 +384,8 @@ def inventory(rs: pd.DataFrame, last: pd.Timestamp, models_r, gbm_r) -> list[str
                              row(f"ours {mode}, {what(mode, sl)} (chosen on validation)", ours)]
             verdict[mode].append(
                 f"- Against the naive policy ordering {mult:g} x: {what(mode, sl)} chosen on "
-                f"validation{'' if ok else ' (no level reached its fill rate there: the highest)'}"
+                f"{N_VALID.get(mode, 1)} validation period{'s' if mode in N_VALID else ''}"
+                f"{'' if ok else ' (no level reached its fill rate there: the highest)'}"
                 f"; held out, fill rate {ours['fill_rate']:.3f} vs {naive['fill_rate']:.3f} with "
                 f"{100 * abs(saving):.1f}% {'less' if saving >= 0 else 'more'} average inventory "
                 f"(units), {ours['orders']:.0f} orders vs {naive['orders']:.0f}: goal (same or "
@@ -376,8 +400,12 @@ def inventory(rs: pd.DataFrame, last: pd.Timestamp, models_r, gbm_r) -> list[str
             f"setup). Validation: the {HOLD} days before the held-out {HOLD}, with the "
             "forecaster fitted on the days before each period. Our service level is chosen "
             "on validation (the smallest level whose fill rate there reaches the naive "
-            "policy's), then the held-out period is replayed once. Orders are counted too: "
-            "the goal does not price them, a shop does.", "",
+            "policy's), then the held-out period is replayed once. **recent** (session 12) "
+            "reviews daily, takes each product's demand level from its last 90 days instead "
+            "of the forecast (`reorder_policy(demand_level=\"recent\")`) and orders about 3 "
+            f"days of demand; its level is chosen on the {N_VALID['recent']} periods of "
+            f"{HOLD} days before the held-out one (the level that met the goal in most of "
+            "them). Orders are counted too: the goal does not price them, a shop does.", "",
             markdown_table(head, head_to_head, 3), "",
             "Daily review (the goal's comparison):", "", *verdict["daily"], "",
             "Weekly review (context):", "", *verdict["weekly"], "",
@@ -385,6 +413,11 @@ def inventory(rs: pd.DataFrame, last: pd.Timestamp, models_r, gbm_r) -> list[str
             "(`reorder_policy(fill_rate=...)`; context only: added in session 7, after the "
             "held-out numbers above were known, so it is not counted for the goal):", "",
             *verdict["fill"], "",
+            "Daily review, demand level from the last 90 days, about 3 days of demand per "
+            "order, level chosen on 3 validation periods (session 12; found on earlier "
+            "periods and checked on two other product samples first: "
+            "`results/operations_inventory_study.md`):", "",
+            *verdict["recent"], "",
             "Held out, daily review, by the demand model each product's policy used (products "
             "in brackets; negative binomial / Poisson for intermittent or under one unit a "
             "day, normal otherwise), at the level chosen on validation:", "",

@@ -57,6 +57,32 @@ def test_train_with_the_scaled_choice_a_fill_rate_and_a_bad_criterion(world, tmp
     assert [v.version for v in registry.versions("operations")] == [mv.version]  # kept
 
 
+def test_train_with_the_recent_demand_level_and_short_orders(world, tmp_path):
+    """The policy the inventory benchmark found (``demand_level="recent"``, daily review,
+    about 3 days of demand per order) through the pipeline: recorded, stored, and its daily
+    mean is each product's mean over its last 90 days."""
+    import numpy as np
+
+    from storemind.operations._grid import check_demand_frame, to_grid
+    from storemind.operations.pipeline import load_demand
+
+    store, _, settings, _, _ = world
+    registry = Registry(tmp_path / "models")
+    mv = train(store, registry, settings, models=MODELS, review_period=1, order_cycle=3,
+               demand_level="recent")
+    assert mv.params["demand_level"] == "recent" and mv.params["order_cycle_days"] == 3
+    assert 0 < mv.metrics["replay_fill_rate"] <= 1
+    pol = pd.read_parquet(mv.path / "policy.parquet").set_index("series_id")
+    assert (pol.order_cycle_days == 3).all()
+    grid = to_grid(check_demand_frame(load_demand(store)[0]), "D")
+    Z = np.clip(grid.Y[:, -90:], 0, None)
+    recent = pd.Series(np.nanmean(Z, 1), index=grid.ids)
+    np.testing.assert_allclose(pol.daily_mean.reindex(grid.ids), recent, rtol=1e-9)
+    with pytest.raises(DataError, match="demand_level"):
+        train(store, registry, settings, models=MODELS, demand_level="yesterday")
+    assert [v.version for v in registry.versions("operations")] == [mv.version]  # kept
+
+
 def test_reorder_plan_has_reasons_and_consistent_quantities(world):
     store, registry, settings, _, _ = world
     plan = reorder_plan(store, registry, settings)

@@ -284,3 +284,33 @@ def test_order_cycle_sets_the_order_up_to_level_and_is_checked():
     assert daily.order_cycle_days == 7 and plain.order_cycle_days == 1
     with pytest.raises(DataError, match="order_cycle"):
         reorder_policy(fc, review_period=1, order_cycle=0.5)
+
+
+def test_policy_can_take_its_demand_level_from_recent_history():
+    """``demand_level="recent"``: the daily mean is the mean of the last ``recent_days``
+    observed days (days before the first sale left out), the spread scales with it, and a
+    product without history keeps its forecast."""
+    H = 14
+    fc = pd.concat([_policy_frame(10.0, "smooth").assign(series_id=s) for s in "abc"])
+    hist = np.full((3, 120), np.nan)
+    hist[0] = 20.0                     # 20 a day for 120 days
+    hist[0, :60] = 0.0                 # ... but only the last 90 count: mean 20 * 60 / 90
+    hist[1, -30:] = 5.0                # started 30 days ago: mean 5, not 5 * 30 / 90
+    base = reorder_policy(fc, hist, series_ids=np.array(["a", "b", "x"]), lead_time=5.0,
+                          review_period=7).set_index("series_id")
+    pol = reorder_policy(fc, hist, series_ids=np.array(["a", "b", "x"]), lead_time=5.0,
+                         review_period=7, demand_level="recent").set_index("series_id")
+    assert pol.daily_mean["a"] == pytest.approx(20 * 60 / 90)
+    assert pol.daily_mean["b"] == pytest.approx(5.0)
+    assert pol.daily_mean["c"] == 10.0 and pol.loc["c"].equals(base.loc["c"])  # no history
+    assert pol.demand_lead_time["a"] == pytest.approx(5 * 20 * 60 / 90)
+    sd_day = 4 / (2 * 1.6448536) * (20 * 60 / 90) / 10  # the forecast's spread, rescaled
+    assert pol.reorder_point["a"] == np.ceil(5 * 20 * 60 / 90 + 1.6448536 * sd_day * np.sqrt(5))
+    assert pol.reorder_point["b"] < base.reorder_point["b"]
+    assert len(fc) == 3 * H
+    with pytest.raises(DataError, match="demand_level"):
+        reorder_policy(fc, hist, demand_level="last week")
+    with pytest.raises(DataError, match="needs the demand history"):
+        reorder_policy(fc, demand_level="recent")
+    with pytest.raises(DataError, match="recent_days"):
+        reorder_policy(fc, hist, demand_level="recent", recent_days=0)

@@ -128,11 +128,12 @@ def evaluate(store: Any, settings: Any = None, *, horizon: int | None = None,
 def _replay_metrics(hold: pd.DataFrame, grid: Any, lead: pd.Series,
                     service_level: float = SERVICE_LEVEL,
                     review_period: float = REVIEW_PERIOD_DAYS,
-                    fill_rate: float | None = None) -> dict[str, float]:
+                    fill_rate: float | None = None,
+                    **policy_options: Any) -> dict[str, float]:
     """The policy, as trained, replayed over the held-out block."""
     pol = reorder_policy(hold, grid.Y, lead_time=lead if len(lead) else DEFAULT_LEAD_TIME_DAYS,
                          review_period=review_period, service_level=service_level,
-                         fill_rate=fill_rate, series_ids=grid.ids)
+                         fill_rate=fill_rate, series_ids=grid.ids, **policy_options)
     D = hold.pivot(index="series_id", columns="ts", values="y").reindex(pol["series_id"])
     r = replay_policy(D.to_numpy(), pol["reorder_point"].to_numpy(),
                       lead_time=pol["lead_time_days"].to_numpy(),
@@ -160,13 +161,17 @@ def _cold_start(fc: pd.DataFrame, frame: pd.DataFrame, store: Any) -> pd.DataFra
 def train(store: Any, registry: Any, settings: Any = None, *, horizon: int | None = None,
           models: tuple[str, ...] | None = None, service_level: float = SERVICE_LEVEL,
           review_period: float = REVIEW_PERIOD_DAYS, random_state: int | None = None,
-          criterion: str = "absolute", fill_rate: float | None = None) -> Any:
+          criterion: str = "absolute", fill_rate: float | None = None,
+          order_cycle: float | None = None, demand_level: str = "forecast") -> Any:
     """Evaluate on a held-out block, refit, derive the inventory policy and register all of
     it; returns the new ``ModelVersion``. ``criterion``: the forecaster's model choice by
     summed absolute error (``"absolute"``, the big sellers decide) or by each product's
     scaled error (``"scaled"``, every product alike; see :class:`DemandForecaster`).
     ``fill_rate``: target the share of demand served from stock instead of the cycle
-    ``service_level`` (see :func:`reorder_policy`)."""
+    ``service_level``; ``order_cycle``: days of demand one order covers; ``demand_level``:
+    the policy's daily demand from the forecast or from the last 90 days (``"recent"``;
+    see :func:`reorder_policy`)."""
+    policy_options = {"order_cycle": order_cycle, "demand_level": demand_level}
     t0 = time.perf_counter()
     seed = random_state if random_state is not None else int(getattr(settings, "seed", 0) or 0)
     frame, freq, season = load_demand(store)
@@ -175,7 +180,7 @@ def train(store: Any, registry: Any, settings: Any = None, *, horizon: int | Non
     lead = _lead_times(store)
     if freq == "D":
         metrics.update(_replay_metrics(hold, hgrid, lead, service_level, review_period,
-                                       fill_rate))
+                                       fill_rate, **policy_options))
     fc = f.forecast()
     policy = None
     if freq == "D":
@@ -184,7 +189,7 @@ def train(store: Any, registry: Any, settings: Any = None, *, horizon: int | Non
         policy = reorder_policy(fc, grid.Y, series_ids=grid.ids,
                                 lead_time=lead if len(lead) else DEFAULT_LEAD_TIME_DAYS,
                                 review_period=review_period, service_level=service_level,
-                                fill_rate=fill_rate)
+                                fill_rate=fill_rate, **policy_options)
     metrics.update(train_seconds=time.perf_counter() - t0, series=float(len(f.series_ids_)))
     for k, name in enumerate(("smooth", "intermittent")):
         metrics[f"share_{name}"] = float((f.classes_ == k).mean())
@@ -200,7 +205,8 @@ def train(store: Any, registry: Any, settings: Any = None, *, horizon: int | Non
               "models": list(f.models), "chosen": f.choice_, "criterion": f.criterion,
               "level": f.level,
               "service_level": service_level, "fill_rate": fill_rate,
-              "review_period_days": review_period,
+              "review_period_days": review_period, "order_cycle_days": order_cycle,
+              "demand_level": demand_level,
               "random_state": seed, "forecast_strategy": "direct multi-step (GBM)"}
     return registry.register(CAP, write, params=params, metrics=metrics,
                              data={"rows": int(len(frame)), "series": int(len(f.series_ids_)),

@@ -19,7 +19,12 @@ that cycle's expected demand to it: the (s, Q) fill-rate rule (Silver, Pyke & Pe
 with the same normal or negative binomial demand as below.
 
 Demand over ``P`` days (``P`` = lead time, or lead time + order cycle) has mean the sum of
-the daily forecasts (their mean repeated beyond the horizon). Its spread:
+the daily forecasts (their mean repeated beyond the horizon). With ``demand_level="recent"``
+the daily mean is instead each product's mean over its last ``recent_days`` days of history
+(days before its first sale not counted), flat over the horizon, and the forecast's spread
+is scaled by the same ratio: steadier where demand comes in large, rare orders, whose
+point forecasts (chosen for small absolute error) run below the mean a stock must cover
+(``docs/decisions.md``, session 12). Its spread:
 
 * **smooth** products: normal, with the per-day standard deviation read off the conformal
   interval (``(upper - lower) / (2 z)``) and days treated as independent;
@@ -55,6 +60,15 @@ def dispersion(Y: np.ndarray, window: int, lookback: int = 182) -> np.ndarray:
     v = np.where(full, (S - m[:, None]) ** 2, 0).sum(1) / np.maximum(cnt - 1, 1)
     ratio = np.where((cnt >= 2) & (m > 0), v / np.maximum(m, 1e-12), 1.0)
     return np.maximum(ratio, 1.0)
+
+
+def _recent_mean(hist: np.ndarray, days: int) -> np.ndarray:
+    """Mean demand per row over its last ``days`` columns, NaN (not started) days left out;
+    NaN where a row has none; negative days (returns) count as zero."""
+    Z = hist[:, -days:]
+    n = (~np.isnan(Z)).sum(1)
+    total = np.nansum(np.clip(Z, 0, None), 1)
+    return np.where(n > 0, total / np.maximum(n, 1), np.nan)
 
 
 def _by_window(hist: np.ndarray, days: np.ndarray) -> np.ndarray:
@@ -159,7 +173,8 @@ def reorder_policy(forecast: pd.DataFrame, history: np.ndarray | None = None, *,
                    lead_time: float | pd.Series = 7.0, review_period: float = 7.0,
                    order_cycle: float | None = None,
                    service_level: float = 0.95, fill_rate: float | None = None,
-                   level: float = 0.9,
+                   level: float = 0.9, demand_level: str = "forecast",
+                   recent_days: int = 90,
                    series_ids: np.ndarray | None = None) -> pd.DataFrame:
     """Policy per series from a :class:`DemandForecaster` forecast frame.
 
@@ -185,6 +200,11 @@ def reorder_policy(forecast: pd.DataFrame, history: np.ndarray | None = None, *,
         0.98 (see the module's docstring).
     level : float
         Coverage of the forecast's interval (to read its standard deviation).
+    demand_level : {"forecast", "recent"}
+        Where the daily mean demand comes from: the forecast, or the mean of the last
+        ``recent_days`` days of ``history`` (needs ``history``; see the module's docstring).
+    recent_days : int
+        Days of history behind ``demand_level="recent"``.
     series_ids : ndarray, optional
         Row order of ``history``.
 
@@ -203,6 +223,12 @@ def reorder_policy(forecast: pd.DataFrame, history: np.ndarray | None = None, *,
         raise DataError(f"review_period must be at least 1 day; got {review_period}")
     if order_cycle is not None and not order_cycle >= 1:
         raise DataError(f"order_cycle must be at least 1 day; got {order_cycle}")
+    if demand_level not in ("forecast", "recent"):
+        raise DataError(f"demand_level must be 'forecast' or 'recent'; got {demand_level!r}")
+    if demand_level == "recent" and history is None:
+        raise DataError("demand_level='recent' needs the demand history")
+    if int(recent_days) < 1:
+        raise DataError(f"recent_days must be at least 1; got {recent_days}")
     cycle = max(float(review_period), float(order_cycle or 0))
     need = {"series_id", "step", "yhat", "lower", "upper", "demand_class"}
     if missing := need - set(forecast.columns):
@@ -222,6 +248,17 @@ def reorder_policy(forecast: pd.DataFrame, history: np.ndarray | None = None, *,
     else:
         lt = np.full(n, float(lead_time))
     lt = np.maximum(lt, 0.0)
+    hist = None
+    if history is not None:
+        order = pd.Index(series_ids if series_ids is not None else ids).get_indexer(ids)
+        hist = np.where(order[:, None] >= 0, history[np.clip(order, 0, None)], np.nan)
+    if demand_level == "recent":
+        recent = _recent_mean(hist, int(recent_days))
+        known = np.isfinite(recent)  # a product without history keeps its forecast
+        fmean = yhat.mean(1)
+        ratio = np.where(fmean > 0, recent / np.maximum(fmean, 1e-12), 1.0)
+        sd = np.where(known[:, None], sd * ratio[:, None], sd)
+        yhat = np.where(known[:, None], np.nan_to_num(recent)[:, None], yhat)
     daily = yhat.mean(1)
 
     def over(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -235,9 +272,7 @@ def reorder_policy(forecast: pd.DataFrame, history: np.ndarray | None = None, *,
     m_l, s_l = over(lt)
     m_p, s_p = over(lt + cycle)
     discrete = (cls == "intermittent") | (daily < 1.0)
-    if history is not None:
-        order = pd.Index(series_ids if series_ids is not None else ids).get_indexer(ids)
-        hist = np.where(order[:, None] >= 0, history[np.clip(order, 0, None)], np.nan)
+    if hist is not None:
         vmr_l, vmr_p = _by_window(hist, lt), _by_window(hist, lt + cycle)
     else:
         vmr_l = vmr_p = np.ones(n)
