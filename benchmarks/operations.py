@@ -394,8 +394,9 @@ def inventory(rs: pd.DataFrame, last: pd.Timestamp, models_r, gbm_r) -> list[str
     return ["## 3. Inventory replay, Online Retail", "",
             f"Lead time {LEAD} days, lost sales, each policy starts at its own order-up-to level "
             "(naive: reorder point + quantity); unit cost = median sale price. The naive rule "
-            "checks stock every day. Ours is reported two ways: **daily** (the goal's row: "
-            f"checks every day like the naive rule, each order covers about {CYCLE} days of "
+            "checks stock every day. Ours is reported several ways: **daily** (the goal's "
+            "row until session 11: checks every day like the naive rule, each order covers "
+            f"about {CYCLE} days of "
             "demand beyond the lead time) and **weekly** (checks once a week; the first runs' "
             f"setup). Validation: the {HOLD} days before the held-out {HOLD}, with the "
             "forecaster fitted on the days before each period. Our service level is chosen "
