@@ -447,9 +447,14 @@ def _hybrid_spec() -> Spec:
                                       proto.catalogue, ranker_configs=configs))
         top, _ = model.recommend(task.users, k=K, exclude_seen=True)
         best = max(model.ranker_trials_, key=lambda t: t["ndcg@10"])
+        h = model.holdout_ndcg_
+        base = max((b for b in h if b != "ranker"), key=h.__getitem__, default=None)
+        held = (f"ranker {h['ranker']:.3f} vs {base} {h[base]:.3f}" if base else "none")
+        print(f"hybrid ({proto.key}, {phase}): held-out NDCG@10 {h}", flush=True)
         info = {"valid_ndcg": best["ndcg@10"], "n_configs": len(configs),
                 "params": {**params, **best["params"], "trees": best["trees"],
-                           "bases": "+".join(model.model_names_)}}
+                           "bases": "+".join(model.model_names_),
+                           "ranker held-out users": held}}
         return Fitted(clean_top(top), m.seconds + sum(s for _, s in bases.values()),
                       m.peak_mib, info)
 

@@ -69,6 +69,30 @@ def test_hybrid_learns_the_walk_better_than_popularity(fitted):
     assert set(hybrid.model_names_) == set(models)
 
 
+def test_holdout_ndcg_compares_the_ranker_with_each_base_model(fitted):
+    """On the walk, item-kNN / EASE order the held-out users' candidates far better than
+    popularity; the ranker's own score is LightGBM's early-stopping NDCG@10, recomputed."""
+    from storemind.recommend.hybrid import group_ndcg
+
+    assert fitted[2].holdout_ndcg_ == {}  # too few users to hold some out: no early stopping
+    inter = Interactions.from_frame(_events(n_users=800, seed=1))
+    models = {"popularity": Popularity(), "itemknn": ItemKNN(n_neighbors=20),
+              "ease": EASE(l2=10.0), "als": ALS(factors=8, iterations=5, num_threads=1)}
+    hybrid = HybridRanker(n_estimators=60, random_state=0).fit(inter, models, _catalogue())
+    h = hybrid.holdout_ndcg_
+    assert set(h) == {"ranker", *models}
+    assert all(0 <= v <= 1 for v in h.values())
+    best = max(hybrid.ranker_trials_, key=lambda t: t["ndcg@10"])["ndcg@10"]
+    assert h["ranker"] == pytest.approx(best, abs=1e-6)
+    assert max(h["itemknn"], h["ease"]) > h["popularity"] + 0.2
+    assert h["ranker"] > h["popularity"]
+    # the metric itself: one group ranked right, one wrong, one without a positive
+    y = np.array([1, 0, 0, 0, 1, 0, 0])
+    s = np.array([3.0, 2.0, 1.0, 2.0, 1.0, 5.0, 4.0])
+    assert group_ndcg(s, y, np.array([3, 2, 2])) == pytest.approx(
+        (1 + 1 / np.log2(3) + 1) / 3)
+
+
 def test_sources_filters_and_cold_users(fitted):
     inter, models, hybrid = fitted
     items, _, sources = hybrid.recommend_with_sources(np.array([0, 1]), k=4)

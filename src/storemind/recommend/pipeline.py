@@ -294,6 +294,7 @@ def fit_all(events: pd.DataFrame, catalogue: pd.DataFrame, cfg: RecommendSetting
         stats["hybrid_fit_seconds"] = round(time.perf_counter() - t, 2)
         params["hybrid"] = {k: v for k, v in hybrid.get_params().items() if k != "verbose"}
         params["hybrid_trials"] = hybrid.ranker_trials_
+        params["hybrid_holdout_ndcg"] = hybrid.holdout_ndcg_
         fitted = {n: tuned[n] for n in hybrid.model_names_}
         params["skipped"] = hybrid.skipped_
     else:
