@@ -124,6 +124,8 @@ def test_dashboard_page(world):
     html = client.get("/dashboard/operations").text
     assert 'id="operations-forecast"' in html and 'id="operations-plan"' in html
     assert 'id="operations-alerts"' in html
+    assert "service level 0.95; review every 7 d; orders cover 7 d; demand level from forecast" \
+        in html
     r = client.get("/dashboard/operations", params={"item": "I000001"})
     assert r.status_code == 200
 

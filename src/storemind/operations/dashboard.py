@@ -59,10 +59,18 @@ def page(request: Any, store: Any, registry: Any) -> tuple[str, dict[str, Any]]:
     except DataError as exc:
         plan_problem = str(exc)
     alert_rows = alerts(store, registry).head(100).to_dict(orient="records")
-    m = mv.metrics
+    m, p = mv.metrics, mv.params
     quality = [(k, f"{m[k]:,.4g}") for k in (
         "holdout_wape", "holdout_mase", "holdout_interval_coverage_in_sample",
         "replay_fill_rate", "replay_avg_inventory_units", "train_seconds") if k in m]
+    if "service_level" in p:  # the policy as trained (older versions lack the newer keys)
+        target = (f"fill rate {p['fill_rate']:g}" if p.get("fill_rate")
+                  else f"service level {p['service_level']:g}")
+        review = float(p.get("review_period_days") or 7)
+        cover = max(review, float(p.get("order_cycle_days") or 0))
+        quality.append(("policy", f"{target}; review every {review:g} d; orders cover "
+                                  f"{cover:g} d; demand level from "
+                                  f"{p.get('demand_level', 'forecast')}"))
     return "operations.html", {
         "forecast_chart": chart_html(fig, "operations-forecast"),
         "item": item, "item_ids": ids[:2000], "plan": plan_rows, "plan_problem": plan_problem,
