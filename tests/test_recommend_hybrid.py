@@ -72,7 +72,7 @@ def test_hybrid_learns_the_walk_better_than_popularity(fitted):
 def test_holdout_ndcg_compares_the_ranker_with_each_base_model(fitted):
     """On the walk, item-kNN / EASE order the held-out users' candidates far better than
     popularity; the ranker's own score is LightGBM's early-stopping NDCG@10, recomputed."""
-    from storemind.recommend.hybrid import group_ndcg
+    from storemind.evaluation import grouped_ndcg
 
     assert fitted[2].holdout_ndcg_ == {}  # too few users to hold some out: no early stopping
     inter = Interactions.from_frame(_events(n_users=800, seed=1))
@@ -89,8 +89,11 @@ def test_holdout_ndcg_compares_the_ranker_with_each_base_model(fitted):
     # the metric itself: one group ranked right, one wrong, one without a positive
     y = np.array([1, 0, 0, 0, 1, 0, 0])
     s = np.array([3.0, 2.0, 1.0, 2.0, 1.0, 5.0, 4.0])
-    assert group_ndcg(s, y, np.array([3, 2, 2])) == pytest.approx(
+    assert grouped_ndcg(s, y, np.array([3, 2, 2])) == pytest.approx(
         (1 + 1 / np.log2(3) + 1) / 3)
+    assert grouped_ndcg(np.zeros(3), np.array([0, 0, 1]), [3], k=2) == 0.0  # ties: row order
+    with pytest.raises(DataError, match="must agree"):
+        grouped_ndcg(s, y, np.array([3, 3]))
 
 
 def test_sources_filters_and_cold_users(fitted):

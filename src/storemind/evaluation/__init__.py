@@ -3,7 +3,8 @@
 * splits: :func:`temporal_split`, :func:`leave_last_out`, :func:`per_user_temporal_split`
 * ranking (full ranking, top-k lists): :func:`ndcg_at_k` (and :func:`ndcg_from_ranks`),
   :func:`recall_at_k`, :func:`precision_at_k`, :func:`hit_rate_at_k`, :func:`mrr_at_k`,
-  :func:`map_at_k`, :func:`catalogue_coverage`, :func:`popularity_bias`
+  :func:`map_at_k`, :func:`catalogue_coverage`, :func:`popularity_bias`; over given
+  candidate lists (learning to rank): :func:`grouped_ndcg`
 * classification (with sample weights): :func:`roc_auc`, :func:`pr_auc`, :func:`log_loss`,
   :func:`brier`
 * regression and forecasts: :func:`mae`, :func:`rmse`, :func:`mase`, :func:`wape`, :func:`wmae`
@@ -18,6 +19,7 @@ from __future__ import annotations
 from storemind.evaluation.classification import brier, log_loss, pr_auc, roc_auc
 from storemind.evaluation.ranking import (
     catalogue_coverage,
+    grouped_ndcg,
     hit_rate_at_k,
     map_at_k,
     mrr_at_k,
@@ -45,6 +47,7 @@ __all__ = [
     "per_user_temporal_split",
     "ndcg_at_k",
     "ndcg_from_ranks",
+    "grouped_ndcg",
     "recall_at_k",
     "precision_at_k",
     "hit_rate_at_k",

@@ -32,6 +32,7 @@ __all__ = [
     "map_at_k",
     "catalogue_coverage",
     "popularity_bias",
+    "grouped_ndcg",
 ]
 
 
@@ -419,3 +420,29 @@ def popularity_bias(
     if not (counts > 0).any():
         raise DataError("popularity_bias: every top-k list is empty (all padding)")
     return float(np.nanmean(means))
+
+
+def grouped_ndcg(scores: Any, labels: Any, groups: Any, k: int = 10) -> float:
+    """Mean NDCG@k of candidate lists scored in place, as a learning-to-rank model is
+    evaluated (not full ranking): the rows form consecutive groups of sizes ``groups`` (one
+    per user), each ordered by ``scores`` (ties in row order), gain ``2**label - 1``; a group
+    without a positive counts 1, as LightGBM's ``ndcg@k`` does."""
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    y = np.asarray(labels, dtype=np.float64).ravel()
+    g = np.asarray(groups, dtype=np.int64).ravel()
+    if len(y) != len(s) or (g < 0).any() or int(g.sum()) != len(s):
+        raise DataError(f"grouped_ndcg: {len(s)} scores, {len(y)} labels and group sizes "
+                        f"summing to {int(g.sum())} must agree")
+    if int(k) < 1:
+        raise DataError(f"k must be >= 1, got {k!r}")
+    if len(g) == 0:
+        return float("nan")
+    gid = np.repeat(np.arange(len(g)), g)
+    pos = np.arange(len(s)) - np.repeat(np.cumsum(g) - g, g)  # place within the group
+    disc = np.where(pos < k, 1.0 / np.log2(pos + 2.0), 0.0)
+    gain = 2.0 ** y - 1.0
+    order = np.lexsort((np.arange(len(s)), -s, gid))  # by group, score down, row
+    ideal = np.lexsort((-gain, gid))
+    dcg = np.bincount(gid, weights=gain[order] * disc, minlength=len(g))
+    idcg = np.bincount(gid, weights=gain[ideal] * disc, minlength=len(g))
+    return float(np.where(idcg > 0, dcg / np.where(idcg > 0, idcg, 1.0), 1.0).mean())

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from storemind import evaluation as ev
 from storemind._base import Estimator
 from storemind.errors import DataError, RegistryError, TooLargeError
 from storemind.recommend._base import (
@@ -124,10 +125,8 @@ class HybridRanker(Recommender):
     skipped_ : dict of str to str
         Base models left out and why (e.g. EASE on a too large catalogue).
     holdout_ndcg_ : dict of str to float
-        NDCG@10 on the users held out to stop boosting: the ranker's (``"ranker"``) and each
-        base model's own order of the same candidates. A base model above the ranker means
-        the ranker learned little (few users, or a split unlike the data's end). Empty when
-        ``early_stopping_fraction`` is 0.
+        NDCG@10 of the ranker (``"ranker"``) and of each base model's own order of the same
+        candidates, on the users held out to stop boosting (empty when none are).
     """
 
     def __init__(
@@ -486,15 +485,11 @@ class HybridRanker(Recommender):
         self._booster = lgb.Booster(model_str=self.ranker_model_)
         self.holdout_ndcg_: dict[str, float] = {}
         if holdout:  # the ranker against each base model's own order, same users and metric
-            y_hold, g_hold = y[row_hold], groups[hold]
-            self.holdout_ndcg_["ranker"] = group_ndcg(
-                self._booster.predict(eval_x.to_numpy(), num_threads=int(self.n_jobs)),
-                y_hold, g_hold)
-            for m in self.model_names_:
-                self.holdout_ndcg_[m] = group_ndcg(eval_x[f"{m}_z"].to_numpy(), y_hold, g_hold)
-            best_base = max(self.model_names_, key=self.holdout_ndcg_.__getitem__)
-            self._log(f"held-out NDCG@10: ranker {self.holdout_ndcg_['ranker']:.4f}, best "
-                      f"base model {best_base} {self.holdout_ndcg_[best_base]:.4f}")
+            cols = {m: eval_x[f"{m}_z"].to_numpy() for m in self.model_names_}
+            cols["ranker"] = self._booster.predict(eval_x.to_numpy(), num_threads=int(self.n_jobs))
+            self.holdout_ndcg_ = {k: ev.grouped_ndcg(v, y[row_hold], groups[hold])
+                                  for k, v in cols.items()}
+            self._log(f"held-out NDCG@10: {self.holdout_ndcg_}")
         gain = self._booster.feature_importance(importance_type="gain")
         self.feature_importance_ = (gain / max(gain.sum(), 1e-12)).astype(np.float64)
 
@@ -775,24 +770,6 @@ class HybridRanker(Recommender):
         obj.ranker_model_ = text
         obj._booster = lgb.Booster(model_str=text)
         return obj
-
-
-def group_ndcg(scores: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int = 10) -> float:
-    """Mean NDCG@k over consecutive groups of rows (one group per user), items ordered by
-    ``scores`` (ties in row order), gain ``2**y - 1``; a group without a positive counts 1,
-    as in LightGBM's ``ndcg@k``."""
-    out, start = [], 0
-    disc = 1.0 / np.log2(np.arange(2, k + 2))
-    for n in np.asarray(groups, dtype=np.int64):
-        s, g = scores[start:start + n], 2.0 ** y[start:start + n] - 1.0
-        start += n
-        ideal = float((np.sort(g)[::-1][:k] * disc[:min(k, n)]).sum())
-        if ideal <= 0:
-            out.append(1.0)
-            continue
-        top = np.argsort(-s, kind="stable")[:k]
-        out.append(float((g[top] * disc[:len(top)]).sum()) / ideal)
-    return float(np.mean(out)) if out else float("nan")
 
 
 def default_models(n_items: int, random_state: int | None = None,
