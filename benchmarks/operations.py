@@ -219,11 +219,14 @@ def retail_sample(n_sample: int, data_dir=None) -> tuple[pd.DataFrame, pd.Timest
     return densify(rf[rf.series_id.isin(pick)]), last
 
 
+RETAIL_MODELS = ("seasonal_naive", "croston", "adida", "gbm")
+RETAIL_GBM = {"objective": "tweedie", "n_estimators": 100, "max_rows": 50_000}
+
+
 def retail(n_sample: int) -> list[str]:
     """Sections 2 and 3 on a seeded sample of products active in the last 4 months."""
     rs, last = retail_sample(n_sample)
-    models_r = ("seasonal_naive", "croston", "adida", "gbm")
-    gbm_r = {"objective": "tweedie", "n_estimators": 100, "max_rows": 50_000}
+    models_r, gbm_r = RETAIL_MODELS, RETAIL_GBM
     # two settings of ours, fixed in advance: the model choice minimising the summed absolute
     # error (volume-weighted, as WAPE is) or the per-series scaled error (as MASE is)
     ours = {}
@@ -263,24 +266,30 @@ def retail(n_sample: int) -> list[str]:
 LEAD, CYCLE, HOLD = 7, 7, 28
 LEVELS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.825, 0.85, 0.875, 0.9, 0.925, 0.95, 0.975, 0.99)
 MULTS = (2.0, 4.0)
-# ours: (review period, order cycle) in days. "daily" reviews every day like the naive rule
+# ours: (review period, order cycle in days, demand level). "daily" reviews every day like
+# the naive rule
 # and orders about CYCLE days of demand; "weekly" (the first runs' setup) reviews once a week.
 # "fill" (added in session 7, after the held-out numbers were known; context only, never the
 # goal's row) reviews daily like "daily" but reads each level as a target fill rate.
 # "recent" (session 12, found on earlier periods: benchmarks/operations_inventory_study.py)
 # reviews daily, takes its demand level from each product's last 90 days instead of the
 # forecast and orders about 3 days of demand; its level is chosen on 3 validation periods
-MODES = {"daily": (1, CYCLE), "weekly": (7, 7), "fill": (1, CYCLE), "recent": (1, 3)}
+MODES = {"daily": (1, CYCLE, "forecast"), "weekly": (7, 7, "forecast"),
+         "fill": (1, CYCLE, "forecast"), "recent": (1, 3, "recent")}
 N_VALID = {"recent": 3}  # validation periods behind each mode's choice (default 1)
+GOAL_SAVING = 0.15  # the goal: the same or higher fill rate with this much less inventory
 
 
 def what(mode: str, level: float) -> str:
     return f"target fill rate {level}" if mode == "fill" else f"service level {level}"
 
 
-def replay_period(rs: pd.DataFrame, origin: pd.Timestamp, models_r, gbm_r) -> dict:
+def replay_period(rs: pd.DataFrame, origin: pd.Timestamp, models_r, gbm_r,
+                  modes: dict = MODES, by_method: bool = True) -> dict:
     """Fit on the days before ``origin`` and replay the next HOLD days: the naive policies
-    and ours at every service level in LEVELS."""
+    and ours in every mode of ``modes`` at every service level in LEVELS, keyed
+    ``(mode or "naive", level or multiple, group)``; the groups are "all" and, with
+    ``by_method``, each demand model of the first mode's policies."""
     train, test = rs[rs.ts < origin], rs[(rs.ts >= origin)
                                           & (rs.ts < origin + pd.Timedelta(days=HOLD))]
     f = DemandForecaster(freq="D", season_length=7, horizon=14, models=models_r,
@@ -297,18 +306,18 @@ def replay_period(rs: pd.DataFrame, origin: pd.Timestamp, models_r, gbm_r) -> di
     lt = np.full(len(grid.ids), LEAD)
     naive_s = mean90 * LEAD
     policies = {}
-    for mode, (review, cycle) in MODES.items():
+    for mode, (review, cycle, level) in modes.items():
         for sl in LEVELS:
             target = {"fill_rate": sl} if mode == "fill" else {"service_level": sl}
             pol = reorder_policy(fc, grid.Y, lead_time=float(LEAD), review_period=review,
-                                 order_cycle=cycle, series_ids=grid.ids,
-                                 demand_level="recent" if mode == "recent" else "forecast",
+                                 order_cycle=cycle, series_ids=grid.ids, demand_level=level,
                                  **target)
             policies[mode, sl] = pol.set_index("series_id").reindex(grid.ids)
-    methods = policies["daily", LEVELS[0]].method.to_numpy()
+    methods = policies[next(iter(modes)), LEVELS[0]].method.to_numpy()
     out: dict = {"methods": methods}
     groups = {"all": np.ones(len(methods), bool)}
-    groups |= {m: methods == m for m in np.unique(methods)}
+    if by_method:
+        groups |= {m: methods == m for m in np.unique(methods)}
     for g, rows in groups.items():
         for mult in MULTS:
             out[("naive", mult, g)] = replay_policy(
@@ -319,8 +328,31 @@ def replay_period(rs: pd.DataFrame, origin: pd.Timestamp, models_r, gbm_r) -> di
             out[(mode, sl, g)] = replay_policy(
                 D[rows], pol.reorder_point.to_numpy()[rows], lead_time=lt[rows],
                 order_up_to=pol.order_up_to.to_numpy()[rows],
-                review_period=MODES[mode][0], unit_cost=cost[rows])
+                review_period=modes[mode][0], unit_cost=cost[rows])
     return out
+
+
+def goal(r: dict, mode: str, sl: float, mult: float) -> tuple[bool, float, float]:
+    """In one replay ``r``: (goal met, fill rate minus the naive rule's, inventory saving) of
+    ``mode`` at level ``sl`` against the naive rule ordering ``mult`` x."""
+    o, n = r[(mode, sl, "all")], r[("naive", mult, "all")]
+    gap = o["fill_rate"] - n["fill_rate"]
+    saving = 1 - o["avg_inventory_units"] / n["avg_inventory_units"]
+    return gap >= 0 and saving >= GOAL_SAVING, gap, saving
+
+
+def choose_level(periods: list[dict], mode: str, mult: float, on_goal: bool
+                 ) -> tuple[float, bool]:
+    """(level, whether any level qualified) chosen in advance on replays of earlier periods,
+    most recent first. With ``on_goal``: the level that met the goal in most of them (ties:
+    the smaller summed fill-rate shortfall, then the lower level). Else, on the first: the
+    smallest level whose fill rate reaches the naive rule's (the highest when none does)."""
+    if on_goal:
+        return max(LEVELS, key=lambda v: (sum(goal(r, mode, v, mult)[0] for r in periods),
+                                          sum(min(goal(r, mode, v, mult)[1], 0.0)
+                                              for r in periods))), True
+    ok = [v for v in LEVELS if goal(periods[0], mode, v, mult)[1] >= 0]
+    return (ok[0], True) if ok else (LEVELS[-1], False)
 
 
 def inventory(rs: pd.DataFrame, last: pd.Timestamp, models_r, gbm_r) -> list[str]:
@@ -354,22 +386,9 @@ def inventory(rs: pd.DataFrame, last: pd.Timestamp, models_r, gbm_r) -> list[str
                 curve.append(row(f"{period}: ours {mode}, {what(mode, sl)}",
                                  res[(mode, sl, "all")]))
     verdict, head_to_head, by_method = {m: [] for m in MODES}, [], []
-    def goal(r: dict, mode: str, sl: float, mult: float) -> tuple[bool, float]:
-        o, n = r[(mode, sl, "all")], r[("naive", mult, "all")]
-        gap = o["fill_rate"] - n["fill_rate"]
-        return gap >= 0 and o["avg_inventory_units"] <= 0.85 * n["avg_inventory_units"], gap
-
     for mode in MODES:
         for mult in MULTS:
-            target = val[("naive", mult, "all")]["fill_rate"]
-            ok = [sl for sl in LEVELS if val[(mode, sl, "all")]["fill_rate"] >= target]
-            sl = ok[0] if ok else LEVELS[-1]
-            if mode in N_VALID:
-                periods = vals[:N_VALID[mode]]
-                ok = [True]
-                sl = max(LEVELS, key=lambda v: (sum(goal(r, mode, v, mult)[0] for r in periods),
-                                                sum(min(goal(r, mode, v, mult)[1], 0.0)
-                                                    for r in periods)))
+            sl, ok = choose_level(vals[:N_VALID.get(mode, 1)], mode, mult, mode in N_VALID)
             ours, naive = tst[(mode, sl, "all")], tst[("naive", mult, "all")]
             if mode == "daily":
                 for g in sorted(k[2] for k in tst if isinstance(k, tuple) and k[:2] == (mode, sl)):
@@ -378,8 +397,7 @@ def inventory(rs: pd.DataFrame, last: pd.Timestamp, models_r, gbm_r) -> list[str
                         by_method.append(row(f"naive {mult:g} x, {g} ({n_g})",
                                              tst[("naive", mult, g)]))
                         by_method.append(row(f"ours {sl}, {g} ({n_g})", tst[(mode, sl, g)]))
-            saving = 1 - ours["avg_inventory_units"] / naive["avg_inventory_units"]
-            met = ours["fill_rate"] >= naive["fill_rate"] and saving >= 0.15
+            met, _, saving = goal(tst, mode, sl, mult)
             head_to_head += [row(f"naive, order {mult:g} x", naive),
                              row(f"ours {mode}, {what(mode, sl)} (chosen on validation)", ours)]
             verdict[mode].append(

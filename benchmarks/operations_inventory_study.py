@@ -38,21 +38,29 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import RESULTS, machine, markdown_table  # noqa: E402
-from operations import CYCLE, HOLD, LEAD, LEVELS, MULTS, densify, retail_frame  # noqa: E402
-from storemind.operations import DemandForecaster, reorder_policy, replay_policy  # noqa: E402
-from storemind.operations._grid import check_demand_frame, to_grid  # noqa: E402
+from operations import (  # noqa: E402
+    CYCLE,
+    GOAL_SAVING,
+    HOLD,
+    MULTS,
+    RETAIL_GBM,
+    RETAIL_MODELS,
+    choose_level,
+    densify,
+    goal,
+    replay_period,
+    retail_frame,
+)
 
 PERIODS = range(0, 8)  # k periods of HOLD days back from the held-out one (k=0)
 SAMPLES = ((0, 300), (1, 300), (2, 1500))
-POLICIES = {  # name -> (demand level, days of demand per order)
-    "forecast, 7-day orders (benchmark)": ("forecast", CYCLE),
-    "forecast, 3-day orders": ("forecast", 3),
-    "90-day mean, 7-day orders": ("recent", CYCLE),
-    "90-day mean, 3-day orders": ("recent", 3),
+POLICIES = {  # name -> (review period, days of demand per order, demand level)
+    "forecast, 7-day orders (benchmark)": (1, CYCLE, "forecast"),
+    "forecast, 3-day orders": (1, 3, "forecast"),
+    "90-day mean, 7-day orders": (1, CYCLE, "recent"),
+    "90-day mean, 3-day orders": (1, 3, "recent"),
 }
-MODELS = ("seasonal_naive", "croston", "adida", "gbm")
-GBM = {"objective": "tweedie", "n_estimators": 100, "max_rows": 50_000}
-GOAL_SAVING = 0.15
+RULES = (("previous period", 1, False), ("goal on 3 periods", 3, True))
 
 
 def sample(rf: pd.DataFrame, seed: int, n: int) -> pd.DataFrame:
@@ -66,79 +74,30 @@ def sample(rf: pd.DataFrame, seed: int, n: int) -> pd.DataFrame:
     return densify(rf[rf.series_id.isin(pick)])
 
 
-def replay_all(rs: pd.DataFrame, origin: pd.Timestamp) -> dict:
-    """Every policy at every level, and the naive rules, over the HOLD days from ``origin``."""
-    train = rs[rs.ts < origin]
-    test = rs[(rs.ts >= origin) & (rs.ts < origin + pd.Timedelta(days=HOLD))]
-    fc = DemandForecaster(freq="D", season_length=7, horizon=14, models=MODELS,
-                          covariates=("price",), gbm_params=GBM, n_jobs=2,
-                          random_state=0).fit(train).forecast()
-    grid = to_grid(check_demand_frame(train), "D")
-    days = pd.date_range(origin, periods=HOLD, freq="D")
-    D = (test.pivot_table(index="series_id", columns="ts", values="y", aggfunc="sum")
-         .reindex(index=grid.ids, columns=days).fillna(0.0).to_numpy())
-    mean90 = np.nanmean(np.nan_to_num(grid.Y[:, -90:]), 1)
-    lt = np.full(len(grid.ids), LEAD)
-    out = {}
-    for mult in MULTS:
-        s = mean90 * LEAD
-        out["naive", mult] = replay_policy(D, s, lead_time=lt, review_period=1,
-                                           order_quantity=np.ceil(np.maximum(mult * s, 1)))
-    for name, (level, cycle) in POLICIES.items():
-        for sl in LEVELS:
-            pol = reorder_policy(fc, grid.Y, lead_time=float(LEAD), review_period=1,
-                                 order_cycle=cycle, service_level=sl, demand_level=level,
-                                 recent_days=90,
-                                 series_ids=grid.ids).set_index("series_id").reindex(grid.ids)
-            out[name, sl] = replay_policy(D, pol.reorder_point.to_numpy(), lead_time=lt,
-                                          order_up_to=pol.order_up_to.to_numpy(),
-                                          review_period=1)
-    return out
-
-
-def outcome(r: dict, name: str, sl: float, mult: float) -> tuple[bool, float, float]:
-    """(goal met, fill rate minus the naive rule's, inventory saving) at level ``sl``."""
-    o, n = r[name, sl], r["naive", mult]
-    saving = 1 - o["avg_inventory_units"] / n["avg_inventory_units"]
-    gap = o["fill_rate"] - n["fill_rate"]
-    return gap >= 0 and saving >= GOAL_SAVING, gap, saving
-
-
-def choose(res: dict, ks: list[int], name: str, mult: float, rule: str) -> float:
-    if rule == "previous period":
-        k = ks[0]
-        ok = [sl for sl in LEVELS if outcome(res[k], name, sl, mult)[1] >= 0]
-        return ok[0] if ok else LEVELS[-1]
-    return max(LEVELS, key=lambda sl: (  # goal on 3 periods; max() keeps the smallest level
-        sum(outcome(res[k], name, sl, mult)[0] for k in ks),
-        sum(min(outcome(res[k], name, sl, mult)[1], 0.0) for k in ks)))
-
-
 def study(res: dict, mult: float) -> tuple[list[list], list[list]]:
     """(per-period oracle rows, rule rows) for one sample and one naive multiple."""
     oracle, rules = [], []
     for name in POLICIES:
         cells, savings = [], []
         for k in PERIODS:
-            ok = [sl for sl in LEVELS if outcome(res[k], name, sl, mult)[1] >= 0]
+            sl, ok = choose_level([res[k]], name, mult, on_goal=False)
             if ok:
-                sav = outcome(res[k], name, ok[0], mult)[2]
-                savings.append(sav)
-                cells.append(f"{ok[0]}: {100 * sav:+.0f}%")
+                savings.append(goal(res[k], name, sl, mult)[2])
+                cells.append(f"{sl}: {100 * savings[-1]:+.0f}%")
             else:
                 cells.append("none")
-        orders = np.mean([res[k][name, 0.8]["orders"] / res[k]["naive", mult]["orders"]
-                          for k in PERIODS])
+        orders = np.mean([res[k][name, 0.8, "all"]["orders"]
+                          / res[k]["naive", mult, "all"]["orders"] for k in PERIODS])
         oracle.append([name, *cells, f"{sum(s >= GOAL_SAVING for s in savings)}/{len(PERIODS)}",
                        f"{orders:.1f}x"])
-        for rule, n_prev in (("previous period", 1), ("goal on 3 periods", 3)):
-            hits, picks = 0, []
+        for rule, n_prev, on_goal in RULES:
+            picks = []
             targets = [k for k in PERIODS if k + n_prev <= max(PERIODS)]
             for k in targets:
-                sl = choose(res, [k + j for j in range(1, n_prev + 1)], name, mult, rule)
-                met = outcome(res[k], name, sl, mult)[0]
-                hits += met
-                picks.append(f"{sl}{' met' if met else ''}")
+                sl, _ = choose_level([res[k + j] for j in range(1, n_prev + 1)], name, mult,
+                                     on_goal)
+                picks.append(f"{sl}{' met' if goal(res[k], name, sl, mult)[0] else ''}")
+            hits = sum(p.endswith("met") for p in picks)
             rules.append([name, rule, f"{hits}/{len(targets)}",
                           "yes" if picks[0].endswith("met") else "no", ", ".join(picks)])
     return oracle, rules
@@ -162,7 +121,7 @@ def main() -> None:
         res = {}
         for k, o in origins.items():
             print(f"seed {seed}: period k={k} from {o.date()}", flush=True)
-            res[k] = replay_all(rs, o)
+            res[k] = replay_period(rs, o, RETAIL_MODELS, RETAIL_GBM, POLICIES, by_method=False)
         for mult in MULTS:
             oracle, rules = study(res, mult)
             lines += [f"## Seed {seed} ({rs.series_id.nunique():,} products), against naive "

@@ -100,12 +100,10 @@ def test_online_retail_inventory_recent_level_beats_naive_order_2x(data_dir):
     last 90 days, daily review and about 3 days per order, at the service level the benchmark
     chose on its 3 validation periods (0.8), against the naive rule ordering 2 x lead-time
     demand: at least its fill rate with at least 15% less stock."""
-    from operations import HOLD, replay_period
+    from operations import HOLD, RETAIL_GBM, RETAIL_MODELS, replay_period
 
     rs, last = retail_sample(300, data_dir)
-    res = replay_period(rs, last - pd.Timedelta(days=HOLD - 1),
-                        ("seasonal_naive", "croston", "adida", "gbm"),
-                        {"objective": "tweedie", "n_estimators": 100, "max_rows": 50_000})
+    res = replay_period(rs, last - pd.Timedelta(days=HOLD - 1), RETAIL_MODELS, RETAIL_GBM)
     ours, naive = res[("recent", 0.8, "all")], res[("naive", 2.0, "all")]
     # measured 2026-11-29 by `python benchmarks/operations.py --parts retail`
     # (benchmarks/results/operations.md, section 3): ours fill 0.768 with 42.0 units on

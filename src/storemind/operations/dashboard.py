@@ -24,7 +24,7 @@ def page(request: Any, store: Any, registry: Any) -> tuple[str, dict[str, Any]]:
     """(template, context) for ``/dashboard/operations``; ``?item=<id>`` picks the product."""
     import plotly.graph_objects as go
 
-    from storemind.operations.pipeline import alerts, reorder_plan
+    from storemind.operations.pipeline import REVIEW_PERIOD_DAYS, alerts, reorder_plan
 
     mv = registry.get("operations")
     fc = pd.read_parquet(mv.path / "forecast.parquet")
@@ -66,8 +66,8 @@ def page(request: Any, store: Any, registry: Any) -> tuple[str, dict[str, Any]]:
     if "service_level" in p:  # the policy as trained (older versions lack the newer keys)
         target = (f"fill rate {p['fill_rate']:g}" if p.get("fill_rate")
                   else f"service level {p['service_level']:g}")
-        review = float(p.get("review_period_days") or 7)
-        cover = max(review, float(p.get("order_cycle_days") or 0))
+        review = float(p.get("review_period_days") or REVIEW_PERIOD_DAYS)
+        cover = max(review, float(p.get("order_cycle_days") or 0))  # as reorder_policy does
         quality.append(("policy", f"{target}; review every {review:g} d; orders cover "
                                   f"{cover:g} d; demand level from "
                                   f"{p.get('demand_level', 'forecast')}"))
