@@ -50,3 +50,32 @@ def test_rfm_defaults_as_of_to_last_order(store: Store) -> None:
     out = store.execute(rfm(store))
     assert out.recency_days.min() == 0
     assert (out.frequency >= 1).all()
+
+
+@pytest.mark.spark
+def test_event_sequences_are_identical_on_duckdb_and_spark(store: Store, spark, tmp_path
+                                                           ) -> None:
+    from storemind.behavior import sequences
+
+    rng = np.random.default_rng(4)
+    store.ingest("items", pd.DataFrame({"item_id": [f"i{j}" for j in range(12)],
+                                        "category": ["A", "B", "C", None] * 3}))
+    n = 300
+    # whole seconds on a coarse grid, so that several events share an instant (baskets)
+    ts = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 100, n) * 7200, unit="s")
+    store.ingest("events", pd.DataFrame({
+        "user_id": rng.choice([f"u{j}" for j in range(15)], n),
+        "item_id": rng.choice([f"i{j}" for j in range(12)], n),
+        "event_type": rng.choice(["view", "cart", "purchase"], n), "ts": ts,
+        "value": np.round(rng.gamma(2.0, 10.0, n), 2)}))
+    users = pd.Index([f"u{j}" for j in range(16)])  # u15 has no events
+    cut = datetime(2024, 1, 12)
+    on_duck = sequences(store, cut, users, max_len=8)
+    sstore = SparkStore.from_store(store, spark, tables=["events", "items"],
+                                   workdir=tmp_path / "spark")
+    on_spark = sequences(sstore, cut, users, max_len=8)
+    assert on_duck["categories"] == on_spark["categories"] == ["A", "B", "C"]
+    assert (on_duck["count"] > np.log1p(1) + 1e-6).any()  # some steps merge several events
+    assert on_duck["kind"][-1].sum() == 0 and (on_duck["kind"][:-1] > 0).any(axis=1).all()
+    for k in ("kind", "cat", "gap", "age", "value", "count"):
+        np.testing.assert_allclose(on_duck[k], on_spark[k], rtol=1e-6, err_msg=k)

@@ -7,6 +7,7 @@ from storemind.behavior._features import (
     MODEL_FEATURES,
     sequences,
     snapshot,
+    snapshot_sequences,
     snapshots,
 )
 from storemind.behavior._gbm import expected_calibration_error, reliability_table
@@ -19,4 +20,5 @@ from storemind.behavior.sequence import SequenceChurn
 
 __all__ = ["ChurnModel", "PurchasePropensity", "SequenceChurn", "NextCategory", "FEATURES",
            "MODEL_FEATURES", "CHURN_MONOTONE", "STEPS", "funnel", "reliability_table",
-           "expected_calibration_error", "select_params", "sequences", "snapshot", "snapshots"]
+           "expected_calibration_error", "select_params", "sequences", "snapshot",
+           "snapshot_sequences", "snapshots"]

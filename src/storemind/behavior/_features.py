@@ -23,8 +23,8 @@ from storemind.behavior._history import HISTORY_FEATURES, history_features, load
 from storemind.customers._features import profiles
 from storemind.errors import DataError
 
-__all__ = ["snapshot", "snapshots", "sequences", "FEATURES", "MODEL_FEATURES", "CATEGORICAL",
-           "NUMERIC", "CHURN_MONOTONE"]
+__all__ = ["snapshot", "snapshots", "sequences", "snapshot_sequences", "FEATURES",
+           "MODEL_FEATURES", "CATEGORICAL", "NUMERIC", "CHURN_MONOTONE"]
 
 CATEGORICAL = ("channel", "device", "top_category", "country")
 NUMERIC = (
@@ -137,49 +137,73 @@ def _snapshot(store: Any, cutoff: Any, horizon_days: int, population: str, label
 
 
 def sequences(store: Any, cutoff: Any, users: pd.Index, max_len: int = 64) -> dict[str, Any]:
-    """The last ``max_len`` events of each user before ``cutoff`` as padded arrays:
-    ``kind`` (event type, 1..6; 0 = padding), ``cat`` (item category index; 0 = none),
-    ``gap`` (log1p days since the previous event), ``age`` (log1p days before the cutoff),
-    ``value`` (log1p of the event value) and the list of ``categories``. Users without events
-    get an all-padding row."""
+    """The last ``max_len`` steps of each user before ``cutoff`` as padded arrays.
+
+    A step is the user's events of one type at one instant: a checkout logs one purchase
+    event per line at the same time, and those become one step (so 32 steps reach back 32
+    baskets, not the last basket's 32 lines). Arrays: ``kind`` (event type, 1..6; 0 =
+    padding), ``cat`` (the step's item category index, the first by name when it spans
+    several; 0 = none), ``gap`` (log1p days since the previous step), ``age`` (log1p days
+    before the cutoff), ``value`` (log1p of the step's summed value), ``count`` (log1p of the
+    events in the step) and the list of ``categories``. Users without events get an
+    all-padding row."""
     from storemind.store.schema import EVENT_TYPES
 
     cut = _ts(cutoff)
     lit = ibis.literal(cut.to_pydatetime()).cast("timestamp")
     ev = store.table("events")
     ev = ev.filter(ev.ts < lit)
-    ranked = ev.mutate(rn=ibis.row_number().over(group_by=ev.user_id,
-                                                 order_by=ibis.desc(ev.ts)))
-    ranked = ranked.filter(ranked.rn < max_len)
     items = store.table("items").select("item_id", "category")
-    expr = ranked.left_join(items, "item_id").select(
-        "user_id", "event_type", "value", "ts", "category", "rn")
-    f = store.execute(expr)
+    ev = ev.left_join(items, "item_id")
+    steps = ev.group_by(["user_id", "ts", "event_type"]).aggregate(
+        value=ev.value.fill_null(0).sum(), category=ev.category.min(), n=ev.count())
+    ranked = steps.mutate(rn=ibis.row_number().over(
+        group_by=steps.user_id, order_by=[ibis.desc(steps.ts), ibis.desc(steps.event_type)]))
+    ranked = ranked.filter(ranked.rn < max_len)
+    f = store.execute(ranked)
     f = f[f.user_id.isin(users)]
     cats = sorted(c for c in f.category.dropna().unique())
     cat_idx = {c: i + 1 for i, c in enumerate(cats)}
     n = len(users)
-    kind = np.zeros((n, max_len), dtype=np.int64)
-    cat = np.zeros((n, max_len), dtype=np.int64)
-    gap = np.zeros((n, max_len), dtype=np.float32)
-    age = np.zeros((n, max_len), dtype=np.float32)
-    value = np.zeros((n, max_len), dtype=np.float32)
+    out = {k: np.zeros((n, max_len), dtype=np.int64) for k in ("kind", "cat")}
+    out.update({k: np.zeros((n, max_len), dtype=np.float32)
+                for k in ("gap", "age", "value", "count")})
     if len(f):
-        f = f.sort_values(["user_id", "ts"])
+        f = f.sort_values(["user_id", "rn"], ascending=[True, False])  # oldest step first
         row = pd.Index(users).get_indexer(f.user_id)
         pos_from_end = f["rn"].to_numpy()
         length = f.groupby("user_id")["rn"].transform("max").to_numpy() + 1
         col = (max_len - length) + (length - 1 - pos_from_end)  # left-padded, oldest first
-        tsec = f.ts.astype("int64").to_numpy() / 1e9 if f.ts.dtype.kind == "M" else \
-            pd.to_datetime(f.ts).astype("int64").to_numpy() / 1e9
+        # seconds since the epoch whatever the backend's time unit (DuckDB gives microseconds)
+        tsec = pd.to_datetime(f.ts).to_numpy().astype("datetime64[ns]").astype("int64") / 1e9
         prev = np.r_[np.nan, tsec[:-1]]
         first = np.r_[True, f.user_id.to_numpy()[1:] != f.user_id.to_numpy()[:-1]]
         g = np.where(first, 0.0, (tsec - prev) / 86400.0)
         types = {t: i + 1 for i, t in enumerate(EVENT_TYPES)}
-        kind[row, col] = f.event_type.map(types).fillna(0).astype(int).to_numpy()
-        cat[row, col] = f.category.map(cat_idx).fillna(0).astype(int).to_numpy()
-        gap[row, col] = np.log1p(np.maximum(g, 0))
-        age[row, col] = np.log1p(np.maximum(cut.timestamp() - tsec, 0) / 86400.0)
-        value[row, col] = np.log1p(np.maximum(f.value.fillna(0).to_numpy(dtype=float), 0))
-    return {"kind": kind, "cat": cat, "gap": gap, "age": age, "value": value,
-            "categories": cats}
+        out["kind"][row, col] = f.event_type.map(types).fillna(0).astype(int).to_numpy()
+        out["cat"][row, col] = f.category.map(cat_idx).fillna(0).astype(int).to_numpy()
+        out["gap"][row, col] = np.log1p(np.maximum(g, 0))
+        out["age"][row, col] = np.log1p(np.maximum(cut.timestamp() - tsec, 0) / 86400.0)
+        out["value"][row, col] = np.log1p(np.maximum(f.value.to_numpy(dtype=float), 0))
+        out["count"][row, col] = np.log1p(f.n.to_numpy(dtype=float))
+    return {**out, "categories": cats}
+
+
+def snapshot_sequences(store: Any, frame: pd.DataFrame, max_len: int = 64) -> dict[str, Any]:
+    """:func:`sequences` for the rows of ``frame`` (stacked snapshots: its index is the user
+    and its ``cutoff`` column the row's snapshot), in the rows' order, with one category
+    vocabulary across the cutoffs (``categories``)."""
+    if "cutoff" not in frame.columns:
+        raise DataError("frame needs a 'cutoff' column (from storemind.behavior.snapshots)")
+    cut = pd.to_datetime(frame["cutoff"]).to_numpy()
+    parts = [(np.flatnonzero(cut == c), sequences(store, c, frame.index[cut == c], max_len))
+             for c in pd.unique(cut)]
+    cats = sorted({c for _, part in parts for c in part["categories"]})
+    index = {c: i + 1 for i, c in enumerate(cats)}
+    out = {k: np.zeros((len(frame), max_len), dtype=np.int64 if k in ("kind", "cat")
+                       else np.float32) for k in ("kind", "cat", "gap", "age", "value", "count")}
+    for pos, part in parts:
+        remap = np.array([0, *(index[c] for c in part["categories"])], dtype=np.int64)
+        for k in out:
+            out[k][pos] = remap[part[k]] if k == "cat" else part[k]
+    return {**out, "categories": cats}

@@ -59,7 +59,7 @@ def page(request: Any, store: Any, registry: Any) -> tuple[str, dict[str, Any]]:
         {"model": "LightGBM (ours)", "roc_auc": m.get("churn_roc_auc"),
          "pr_auc": m.get("churn_pr_auc"), "log_loss": m.get("churn_log_loss"),
          "brier": m.get("churn_brier")},
-        {"model": "GRU over events (ours)", "roc_auc": m.get("sequence_roc_auc"),
+        {"model": "transformer over events (ours)", "roc_auc": m.get("sequence_roc_auc"),
          "pr_auc": m.get("sequence_pr_auc"), "log_loss": m.get("sequence_log_loss"),
          "brier": m.get("sequence_brier")},
         {"model": "logistic regression on RFM", "roc_auc": m.get("baseline_rfm_logit_roc_auc"),

@@ -21,7 +21,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from storemind.behavior._features import CHURN_MONOTONE, MODEL_FEATURES, sequences, snapshots
+from storemind.behavior._features import (
+    CHURN_MONOTONE,
+    MODEL_FEATURES,
+    sequences,
+    snapshot_sequences,
+    snapshots,
+)
 from storemind.behavior._gbm import expected_calibration_error, reliability_table
 from storemind.behavior._select import select_params
 from storemind.behavior.churn import ChurnModel
@@ -121,22 +127,6 @@ def _bgnbd_churn(store: Any, cut: pd.Timestamp, users: pd.Index) -> np.ndarray:
     return 1.0 - alive.reindex(users).fillna(1.0).to_numpy()
 
 
-def _seq_inputs(store: Any, frames: pd.DataFrame, max_len: int) -> dict[str, np.ndarray]:
-    """Sequences for the rows of ``frames`` (a ``cutoff`` column says each row's snapshot), in
-    the rows' order."""
-    keys = ("kind", "cat", "gap", "age", "value")
-    out: dict[str, np.ndarray] = {}
-    cut = frames["cutoff"].to_numpy()
-    for c in pd.unique(cut):
-        pos = np.flatnonzero(cut == c)
-        part = sequences(store, c, frames.index[pos], max_len=max_len)
-        for k in keys:
-            if k not in out:
-                out[k] = np.zeros((len(frames), max_len), dtype=part[k].dtype)
-            out[k][pos] = part[k]
-    return out
-
-
 def _next_targets(store: Any, cut: pd.Timestamp, h: int, users: pd.Index,
                   categories: list[str]) -> np.ndarray:
     """Index (1..n) of the category of each user's first purchase after ``cut``; 0 = none."""
@@ -155,9 +145,9 @@ def _next_targets(store: Any, cut: pd.Timestamp, h: int, users: pd.Index,
 def evaluate(store: Any, settings: Any = None, *, horizon_days: int = HORIZON_DAYS,
              sequence: bool = True, random_state: int = 0, with_reliability: bool = False,
              _cache: dict | None = None) -> dict[str, Any]:
-    """Churn on the time split: ours (LightGBM, GRU) against the two baselines; purchase
-    propensity; next-category accuracy. With ``with_reliability`` also ``reliability`` (a
-    frame: predicted vs observed churn per probability bin)."""
+    """Churn on the time split: ours (LightGBM, the transformer over events) against the two
+    baselines; purchase propensity; next-category accuracy. With ``with_reliability`` also
+    ``reliability`` (a frame: predicted vs observed churn per probability bin)."""
     plan = split_plan(store, horizon_days)
     h, test_cut = plan["horizon"], plan["test_cut"]
     F = list(MODEL_FEATURES)
@@ -191,9 +181,9 @@ def evaluate(store: Any, settings: Any = None, *, horizon_days: int = HORIZON_DA
         sub = tr.iloc[rows]
         t0 = time.perf_counter()
         seq = SequenceChurn(epochs=4, random_state=random_state).fit(
-            _seq_inputs(store, sub, SEQ_MAX_LEN), sub.churned)
+            snapshot_sequences(store, sub, SEQ_MAX_LEN), sub.churned)
         m["sequence_fit_seconds"] = time.perf_counter() - t0
-        p_seq = seq.predict_proba(_seq_inputs(store, te, SEQ_MAX_LEN))
+        p_seq = seq.predict_proba(snapshot_sequences(store, te, SEQ_MAX_LEN))
         m.update(_scores(y, p_seq, "sequence_"))
     trp = _labelled(store, plan["train_cuts"], h, "active", cache)
     tep = _labelled(store, [test_cut], h, "active", cache, check=False)
