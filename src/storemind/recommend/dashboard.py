@@ -15,14 +15,14 @@ __all__ = ["page", "SUBPAGES"]
 _METRICS = ("ndcg@10", "recall@20", "coverage@10")
 
 
-def comparison_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+def comparison_rows(metrics: dict[str, Any], served: str = "hybrid") -> list[dict[str, Any]]:
     """One row per model from a registry version's metrics (``<model>.<metric>`` keys; the
-    unprefixed ones are the hybrid's), best NDCG@10 first."""
+    unprefixed ones are the served model's), best NDCG@10 first."""
     models: dict[str, dict[str, float]] = {}
     for key, value in metrics.items():
         model, _, metric = key.rpartition(".")
         if metric in _METRICS and isinstance(value, int | float):
-            models.setdefault(model or "hybrid", {})[metric] = float(value)
+            models.setdefault(model or served, {})[metric] = float(value)
     rows = [{"model": m, **{k: v.get(k) for k in _METRICS}} for m, v in models.items()]
     return sorted(rows, key=lambda r: -(r["ndcg@10"] or 0.0))
 
@@ -42,9 +42,10 @@ def _history(store: Any, user_id: str, limit: int = 20) -> list[dict[str, Any]]:
 def page(request: Any, store: Any, registry: Any) -> tuple[str, dict[str, Any]]:
     """Context for ``recommend.html``; ``?user=`` opens the explorer for one customer."""
     version = registry.get("recommend")
-    rows = comparison_rows(version.metrics)
+    served = version.params.get("served") or "hybrid"
+    rows = comparison_rows(version.metrics, served)
     fig = go.Figure(go.Bar(x=[r["model"] for r in rows], y=[r["ndcg@10"] for r in rows],
-                           marker_color=["#1f7a4d" if r["model"] == "hybrid" else "#8aa"
+                           marker_color=["#1f7a4d" if r["model"] == served else "#8aa"
                                          for r in rows]))
     fig.update_layout(yaxis_title="NDCG@10 on the time holdout")
     user = (request.query_params.get("user") or "").strip()
@@ -58,6 +59,7 @@ def page(request: Any, store: Any, registry: Any) -> tuple[str, dict[str, Any]]:
     latest = store.execute(e.order_by(e.ts.desc()).select("user_id").limit(1))
     return "recommend.html", {
         "rows": rows, "metrics": _METRICS, "model_version": version.version,
+        "served": served,
         "sample_user": latest.user_id.iloc[0] if len(latest) else "",
         "chart": chart_html(fig, "model-comparison", height=300),
         "explorer": explorer, "user": user,

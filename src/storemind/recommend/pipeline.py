@@ -49,7 +49,7 @@ class RecommendSettings:
 
     Each field reads ``STOREMIND_RECOMMEND_<NAME>``: ``BUDGET=4``,
     ``MODELS=popularity,itemknn,als``, ``WEIGHTS=view=1,cart=3,purchase=5``,
-    ``HOLDOUT_DAYS=7``, ``HYBRID=0``.
+    ``HOLDOUT_DAYS=7``, ``HYBRID=0``, ``SERVE=hybrid``.
 
     Attributes
     ----------
@@ -65,6 +65,10 @@ class RecommendSettings:
         Days held out for the evaluation; None = a fifth of the span, at most 14 days.
     hybrid : bool
         Train the LambdaRank hybrid.
+    serve : str
+        The model that answers recommendations: ``"best"`` (default: the hybrid, unless a
+        base model has a higher NDCG@10 on the holdout; where its ranker learns from few
+        customers it can trail popularity), ``"hybrid"``, or one of the base models' names.
     max_eval_users : int
         Users scored in the evaluation and tuning (a seeded sample beyond).
     ease_max_items : int
@@ -81,6 +85,7 @@ class RecommendSettings:
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     holdout_days: float | None = None
     hybrid: bool = True
+    serve: str = "best"
     max_eval_users: int = 5_000
     ease_max_items: int = 10_000
     sasrec_seconds: float = 60.0
@@ -123,6 +128,11 @@ def _parse(name: str, value: Any) -> Any:
             if isinstance(value, str):
                 return value.strip().lower() not in ("0", "false", "no", "off")
             return bool(value)
+        if name == "serve":
+            out = str(value).strip().lower()
+            if out not in ("best", "hybrid", *MODEL_NAMES):
+                raise ValueError(f"must be 'best', 'hybrid' or a model name {list(MODEL_NAMES)}")
+            return out
         if name == "models":
             names = [v.strip() for v in (value.split(",") if isinstance(value, str) else value)]
             bad = [n for n in names if n not in MODEL_NAMES]
@@ -252,6 +262,10 @@ def fit_all(events: pd.DataFrame, catalogue: pd.DataFrame, cfg: RecommendSetting
             log: Any = None) -> _Fitted:
     """Tune, fit and evaluate on the holdout (models left fitted on the training part)."""
     log = log or (lambda msg: None)
+    if cfg.serve == "hybrid" and not cfg.hybrid:
+        raise DataError("serve='hybrid' needs hybrid=True")
+    if cfg.serve not in ("best", "hybrid") and cfg.serve not in cfg.models:
+        raise DataError(f"serve={cfg.serve!r} is not among the models trained {list(cfg.models)}")
     t0 = time.perf_counter()
     inter = Interactions.from_frame(events, weights=cfg.weights,
                                     item_ids=_item_index(events, catalogue))
@@ -313,8 +327,9 @@ def fit_all(events: pd.DataFrame, catalogue: pd.DataFrame, cfg: RecommendSetting
     if hybrid is not None:
         top, _ = hybrid.recommend(holdout.users, k=20)
         per_model["hybrid"] = evaluate_top(top, holdout.relevant, inter.n_items)
-    best = "hybrid" if hybrid is not None else max(per_model, key=lambda n:
-                                                   per_model[n]["ndcg@10"])
+    best = choose_served(per_model, cfg.serve)
+    params["served"] = best
+    log(f"serving {best} (serve={cfg.serve!r})")
     metrics.update(per_model[best])
     for n, vals in per_model.items():
         for k, v in vals.items():
@@ -336,6 +351,22 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def choose_served(per_model: Mapping[str, Mapping[str, float]], serve: str = "best") -> str:
+    """The model that answers recommendations, from each model's holdout metrics
+    (``per_model[name]["ndcg@10"]``; the hybrid is ``"hybrid"``). ``"best"``: the highest
+    NDCG@10, the hybrid on a tie; ``"hybrid"`` or a model's name: that one, which must have
+    been trained."""
+    if not per_model:
+        raise DataError("no model was evaluated; nothing to serve")
+    if serve != "best":
+        if serve not in per_model:
+            raise DataError(f"serve={serve!r} names a model that was not trained; trained: "
+                            f"{sorted(per_model)}")
+        return serve
+    order = sorted(per_model, key=lambda n: (-per_model[n]["ndcg@10"], n != "hybrid"))
+    return order[0]
+
+
 def _serving(fitted: _Fitted, events: pd.DataFrame, catalogue: pd.DataFrame,
              cfg: RecommendSettings) -> Bundle:
     """Refit the base models on every event and wrap everything in a Bundle."""
@@ -353,7 +384,7 @@ def _serving(fitted: _Fitted, events: pd.DataFrame, catalogue: pd.DataFrame,
     return Bundle(interactions=inter, models=models, hybrid=fitted.hybrid,
                   catalogue=catalogue.drop(columns=["description"], errors="ignore"),
                   meta={"metrics": fitted.metrics, "params": fitted.params,
-                        "stats": fitted.stats})
+                        "stats": fitted.stats, "served": fitted.params.get("served")})
 
 
 def train(store: Any, registry: Any, settings: Any = None, *,

@@ -8,10 +8,12 @@ swap to a new version is atomic for it.
 - ``observe(events)`` (called by ``POST /v1/events`` before the reply) updates the live state,
   folds each changed customer into the factor model (ALS's exact least-squares fold-in, item
   factors fixed) and adds the events to the live popularity counters. The next request sees it.
-- ``recommend(user_id, k, ...)`` answers from the hybrid re-ranker over the live model scores
-  when the catalogue is small enough (``hybrid_max_items``), else from the factor model through
-  :class:`~storemind.recommend.retrieval.TopKIndex` (exact or faiss), else the best base model;
-  customers with no history get the live popularity ranking (cold start).
+- ``recommend(user_id, k, ...)`` answers from the model training chose to serve (the bundle's
+  ``meta["served"]``, see ``RecommendSettings.serve``): the hybrid re-ranker over the live
+  model scores when the catalogue is small enough (``hybrid_max_items``), else the factor model
+  through :class:`~storemind.recommend.retrieval.TopKIndex` (exact or faiss), else the best
+  base model; a served base model answers on its own (popularity from the live counters).
+  Customers with no history get the live popularity ranking (cold start).
 - Answers for a customer are cached under (model version, the customer's live version), so an
   event by that customer invalidates them; cold answers are not cached (popularity moves with
   every event).
@@ -104,10 +106,13 @@ class Snapshot:
                                         queries=viewed, recall_target=settings.recall_target)
             self._prepare_fold(self.models[self.factor_name])
         hybrid = bundle.hybrid
-        self.hybrid = hybrid if hybrid is not None and self.n_items <= \
-            settings.hybrid_max_items else None
+        # the model training chose to serve (meta "served"); older bundles: the hybrid
+        served = (bundle.meta or {}).get("served")
+        self.served = served if served in self.models else None
+        self.hybrid = hybrid if hybrid is not None and self.served is None and \
+            self.n_items <= settings.hybrid_max_items else None
         self.strategy = ("hybrid" if self.hybrid is not None else
-                         self.factor_name or next(iter(self.models), "popular"))
+                         self.served or self.factor_name or next(iter(self.models), "popular"))
         pop_model = self.models.get("popularity")
         base = (np.asarray(pop_model.item_scores_, dtype=np.float64) if pop_model is not None
                 and hasattr(pop_model, "item_scores_") else
@@ -495,14 +500,17 @@ class RecommendService:
             found, scores, sources = self._hybrid(snap, user_id, u, live, items, weights,
                                                   exclude, k)
             strategy, cold = "hybrid", False
-        elif snap.factor_name is not None:
+        elif snap.served == "popularity":
+            found, scores = snap.popular(k, exclude)
+            strategy, cold, sources = "popularity", False, ["popularity"] * len(found)
+        elif snap.factor_name is not None and snap.served in (None, snap.factor_name):
             vec = snap.user_vector(user_id)
             if vec is None:
                 vec = snap.fold_vector(items, weights)
             found, scores = snap.index.search(vec, k, exclude=exclude)
             strategy, cold, sources = snap.factor_name, False, [snap.factor_name] * len(found)
         else:
-            name = next(iter(snap.models))
+            name = snap.served or next(iter(snap.models))
             s = _history_scores(snap, {name: snap.models[name]}, items, weights)[name]
             s[exclude] = -np.inf
             from storemind.recommend.retrieval import _top
