@@ -363,8 +363,10 @@ def train(
                 err.print_exception(max_frames=5)
                 failed.append(cap)
                 continue
+            served = (version.params or {}).get("served")  # recommend: the model answering
             table.add_row(cap, version.version, f"{time.perf_counter() - start:.1f}",
-                          _metrics_text(version.metrics, 4))
+                          (f"served={served}, " if served else "")
+                          + _metrics_text(version.metrics, 4))
             if settings.keep_versions:
                 gone = registry.prune(cap, settings.keep_versions)
                 if gone:
