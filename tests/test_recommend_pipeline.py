@@ -99,3 +99,14 @@ def test_a_served_base_model_answers_on_its_own(store, tmp_path):
     assert answer["strategy"] == "popularity" and not answer["cold"]
     top, _ = snap.popular(5, None)
     assert [r["item_id"] for r in answer["items"]] == [snap.item_list[i] for i in top]
+    knn = train(store, registry, options={"budget": 1, "models": "popularity,itemknn,als",
+                                          "serve": "itemknn"})
+    assert service.wait_for(knn.version)
+    snap = service.current()
+    assert snap.strategy == "itemknn"
+    answer = service.recommend(user, k=5)
+    assert answer["strategy"] == "itemknn" and answer["model_version"] == knn.version
+    scores = snap.models["itemknn"].score(np.array([snap.user_pos[user]]))[0]
+    seen = set(snap.history[snap.user_pos[user]].indices)
+    expected = [i for i in np.argsort(-scores, kind="stable") if i not in seen][:5]
+    assert {r["item_id"] for r in answer["items"]} == {snap.item_list[i] for i in expected}
