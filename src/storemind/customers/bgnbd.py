@@ -109,7 +109,9 @@ class BGNBD(Estimator):
         if not np.all(np.isfinite(res.x)):
             raise DataError(
                 "BG/NBD did not converge; check that recency <= T and values are finite")
-        self.params_ = np.exp(res.x)
+        # the objective saw exp(clip(x)): at a boundary (b -> infinity) x can run past 709,
+        # where exp overflows; keep the parameters the likelihood was evaluated at
+        self.params_ = np.exp(np.clip(res.x, -30, 30))
         self.log_likelihood_ = float(np.sum(w * _loglik(self.params_, ux, utx, ut)))
         self.n_customers_ = int(w.sum())
         self.converged_ = bool(res.success)

@@ -466,7 +466,7 @@ class HybridRanker(Recommender):
                 warnings.simplefilter("ignore", UserWarning)
                 if holdout:
                     ranker.fit(fit_x, y[~row_hold], group=groups[~hold],
-                               eval_set=[(eval_x, y[row_hold])], eval_group=[groups[hold]],
+                               eval_X=(eval_x,), eval_y=(y[row_hold],), eval_group=[groups[hold]],
                                eval_at=[10], callbacks=[lgb.early_stopping(30, verbose=False)])
                     n_trees = int(ranker.best_iteration_ or ranker.n_estimators)
                     score = float(ranker.best_score_["valid_0"]["ndcg@10"])
