@@ -232,23 +232,14 @@ def _rank(p: np.ndarray) -> np.ndarray:
 
 
 def sequence_block(store, tr, te, y, params, mono, folds, res, p_gbm, score) -> dict:
-    """The sequence models as the pipeline fits them (SEQ_MAX_ROWS sampled training rows,
-    SEQ_MAX_LEN steps, 4 epochs), three seeds each; then a rank blend of LightGBM and the
-    transformer whose weight is chosen on the validation folds of ``select_params``."""
-    from storemind.behavior import MODEL_FEATURES, ChurnModel, SequenceChurn, snapshot_sequences
-    from storemind.behavior.pipeline import SEQ_MAX_LEN, SEQ_MAX_ROWS
+    """The sequence models as the pipeline fits them (``fit_sequence_model``), three seeds
+    each; then a rank blend of LightGBM and the transformer whose weight is chosen on the
+    validation folds of ``select_params``."""
+    from storemind.behavior import MODEL_FEATURES, ChurnModel, snapshot_sequences
+    from storemind.behavior.pipeline import SEQ_MAX_LEN, fit_sequence_model
     from storemind.evaluation import roc_auc
 
     F = list(MODEL_FEATURES)
-
-    def fit_seq(frame, arch, seed):
-        rng = np.random.default_rng(seed)
-        rows = np.sort(rng.choice(len(frame), size=min(len(frame), SEQ_MAX_ROWS),
-                                  replace=False))
-        sub = frame.iloc[rows]
-        return SequenceChurn(arch=arch, epochs=4, random_state=seed).fit(
-            snapshot_sequences(store, sub, SEQ_MAX_LEN), sub.churned)
-
     out: dict = {"seq_auc_seeds": {}}
     s_te = snapshot_sequences(store, te, SEQ_MAX_LEN)
     p_seq = {}
@@ -256,7 +247,7 @@ def sequence_block(store, tr, te, y, params, mono, folds, res, p_gbm, score) -> 
         aucs = []
         for seed in (0, 1, 2):
             t0 = time.perf_counter()
-            sm = fit_seq(tr, arch, seed)
+            sm = fit_sequence_model(store, tr, seed, arch)
             fit_s = time.perf_counter() - t0
             ps = sm.predict_proba(s_te)
             aucs.append(roc_auc(y, ps))
@@ -272,7 +263,7 @@ def sequence_block(store, tr, te, y, params, mono, folds, res, p_gbm, score) -> 
         g = ChurnModel(**params, calibration="latest", monotone=mono, random_state=0).fit(
             itr[F], itr.churned, cutoff=itr.cutoff)
         pg = _rank(g.predict_proba(iva[F]))
-        ps = _rank(fit_seq(itr, "transformer", 0).predict_proba(
+        ps = _rank(fit_sequence_model(store, itr, 0).predict_proba(
             snapshot_sequences(store, iva, SEQ_MAX_LEN)))
         for w in BLEND_WEIGHTS:
             val[w].append(roc_auc(iva.churned, (1 - w) * pg + w * ps))

@@ -345,10 +345,7 @@ def test_churn_quality_on_online_retail() -> None:
     # the transformer as the pipeline fits it (4,000 sampled rows, 32 steps, 4 epochs), same
     # command: 0.7448 on seed 0 (0.7435 to 0.7460 over seeds 0-2), ECE 0.041; before a basket
     # became one step and times their right unit, a GRU here reached 0.6997
-    rows = np.sort(np.random.default_rng(0).choice(len(tr), 4000, replace=False))
-    sub = tr.iloc[rows]
-    seq = SequenceChurn(epochs=4, random_state=0).fit(
-        snapshot_sequences(store, sub, pipeline.SEQ_MAX_LEN), sub.churned)
+    seq = pipeline.fit_sequence_model(store, tr, 0)
     p_seq = seq.predict_proba(snapshot_sequences(store, te, pipeline.SEQ_MAX_LEN))
     assert roc_auc(te.churned, p_seq) == pytest.approx(0.7448, abs=0.01)
     assert roc_auc(te.churned, p_seq) > roc_auc(te.churned, p_lr) + 0.003

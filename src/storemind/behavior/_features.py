@@ -196,8 +196,8 @@ def snapshot_sequences(store: Any, frame: pd.DataFrame, max_len: int = 64) -> di
     if "cutoff" not in frame.columns:
         raise DataError("frame needs a 'cutoff' column (from storemind.behavior.snapshots)")
     cut = pd.to_datetime(frame["cutoff"]).to_numpy()
-    parts = [(np.flatnonzero(cut == c), sequences(store, c, frame.index[cut == c], max_len))
-             for c in pd.unique(cut)]
+    rows = [np.flatnonzero(cut == c) for c in pd.unique(cut)]
+    parts = [(pos, sequences(store, cut[pos[0]], frame.index[pos], max_len)) for pos in rows]
     cats = sorted({c for _, part in parts for c in part["categories"]})
     index = {c: i + 1 for i, c in enumerate(cats)}
     out = {k: np.zeros((len(frame), max_len), dtype=np.int64 if k in ("kind", "cat")

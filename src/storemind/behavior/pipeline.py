@@ -127,6 +127,18 @@ def _bgnbd_churn(store: Any, cut: pd.Timestamp, users: pd.Index) -> np.ndarray:
     return 1.0 - alive.reindex(users).fillna(1.0).to_numpy()
 
 
+def fit_sequence_model(store: Any, frame: pd.DataFrame, seed: int = 0,
+                       arch: str = "transformer") -> SequenceChurn:
+    """The churn sequence model as training fits it: on :data:`SEQ_MAX_ROWS` rows of the
+    labelled snapshots ``frame`` drawn with ``seed`` (the CPU budget), their last
+    :data:`SEQ_MAX_LEN` steps, 4 epochs."""
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(len(frame), size=min(len(frame), SEQ_MAX_ROWS), replace=False))
+    sub = frame.iloc[rows]
+    return SequenceChurn(arch=arch, epochs=4, random_state=seed).fit(
+        snapshot_sequences(store, sub, SEQ_MAX_LEN), sub.churned)
+
+
 def _next_targets(store: Any, cut: pd.Timestamp, h: int, users: pd.Index,
                   categories: list[str]) -> np.ndarray:
     """Index (1..n) of the category of each user's first purchase after ``cut``; 0 = none."""
@@ -176,12 +188,8 @@ def evaluate(store: Any, settings: Any = None, *, horizon_days: int = HORIZON_DA
     m.update(_scores(y, p_lr, "baseline_rfm_logit_"))
     m["baseline_bgnbd_alive_roc_auc"] = roc_auc(y, p_bg)
     if sequence:
-        rng = np.random.default_rng(random_state)
-        rows = np.sort(rng.choice(len(tr), size=min(len(tr), SEQ_MAX_ROWS), replace=False))
-        sub = tr.iloc[rows]
         t0 = time.perf_counter()
-        seq = SequenceChurn(epochs=4, random_state=random_state).fit(
-            snapshot_sequences(store, sub, SEQ_MAX_LEN), sub.churned)
+        seq = fit_sequence_model(store, tr, random_state)
         m["sequence_fit_seconds"] = time.perf_counter() - t0
         p_seq = seq.predict_proba(snapshot_sequences(store, te, SEQ_MAX_LEN))
         m.update(_scores(y, p_seq, "sequence_"))
