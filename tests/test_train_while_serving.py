@@ -133,6 +133,18 @@ def test_cli_ingest_and_status_through_running_server(tmp_path: Path) -> None:
         assert rc == 1 and "set STOREMIND_API_KEYS" in out
         rc, out = cli("ingest", "--dataset", "cdnow")
         assert rc == 1 and "stop it to load the dataset 'cdnow'" in out
+        # an order-lines export fills orders, order_items and events through the server too
+        lines = tmp_path / "lines.csv"
+        lines.write_text("order_id,user_id,ts,item_id,quantity,unit_price\n"
+                         "o1,u1,2024-01-05,i1,2,3.5\no1,u1,2024-01-05,i2,1,1\n"
+                         "o2,u2,2024-01-06,i1,0,3.5\n")
+        rc, out = cli("ingest", "order_lines", str(lines))
+        assert rc == 0, out
+        assert "order_lines <- " in out
+        assert "read 3 = stored 2 + duplicates 0 + quarantined 1" in out
+        assert "orders <- " in out and "zero quantity in column quantity" in out
+        assert store.count("orders") == 1 and store.count("order_items") == 2
+        assert store.count("events") == 4
     finally:
         server.should_exit = True
         thread.join(timeout=10)

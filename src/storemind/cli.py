@@ -166,8 +166,12 @@ def _ingest_through_server(settings: Settings, server: str | None, table: str, f
                                    **options})
     finally:
         (inbox / name).unlink(missing_ok=True)
-    answer.pop("ok")  # a property of the report
-    return IngestReport(**{**answer, "reasons": Counter(answer["reasons"])})
+    def report(a: dict[str, Any]) -> IngestReport:  # "ok" is a property of the report
+        derived = {t: report(d) for t, d in a.pop("derived", {}).items()}
+        return IngestReport(**{k: v for k, v in a.items() if k not in ("ok", "reasons")},
+                            reasons=Counter(a["reasons"]), derived=derived)
+
+    return report(answer)
 
 
 def _wanted(capabilities: list[str] | None) -> list[str]:
@@ -244,7 +248,9 @@ def _print_report(report: Any) -> None:
 @app.command()
 @_friendly
 def ingest(
-    table: Annotated[str | None, typer.Argument(help="Canonical table, e.g. events.")] = None,
+    table: Annotated[str | None, typer.Argument(
+        help="Canonical table, e.g. events; or order_lines (an order-lines export: fills "
+             "orders, order_items, events, items and users).")] = None,
     file: Annotated[
         Path | None, typer.Argument(help="CSV, Parquet or JSONL file (.gz ok).")
     ] = None,
@@ -268,7 +274,8 @@ def ingest(
 
     Prints rows read = stored + duplicates + quarantined. Exits non-zero only when the file
     cannot be read at all or no row of it could be stored. While a server holds the store,
-    the file goes to the server's inbox and the server ingests it.
+    the file goes to the server's inbox and the server ingests it. An order-lines export goes
+    in as table order_lines: it fills orders, order_items, events, items and users.
     """
     settings = _settings(home)
     if dataset is None and (table is None or file is None):
@@ -300,15 +307,9 @@ def ingest(
             return
         assert table is not None and file is not None
         big = file.exists() and file.stat().st_size > 50_000_000
-        report = store.ingest(
-            table,
-            file,
-            mapping=_parse_mapping(map_ or []),
-            fmt=fmt,
-            defaults=_parse_mapping(set_ or [], "--set"),
-            delimiter=delimiter,
-            progress=big and sys.stderr.isatty(),
-        )
+        report = store.ingest(table, file, mapping=_parse_mapping(map_ or []), fmt=fmt,
+                              defaults=_parse_mapping(set_ or [], "--set"),
+                              delimiter=delimiter, progress=big and sys.stderr.isatty())
         _finish_ingest(report, file)
     finally:
         store.close()
@@ -316,6 +317,8 @@ def ingest(
 
 def _finish_ingest(report: Any, file: Path) -> None:
     _print_report(report)
+    for derived in report.derived.values():  # what an order-lines file filled
+        _print_report(derived)
     if report.read == 0:
         raise _fail(f"{file} has no data rows")
     if not report.ok:

@@ -71,6 +71,9 @@ class IngestOut(BaseModel):
     reasons: dict[str, int]
     ignored_columns: list[str]
     ok: bool
+    derived: dict[str, IngestOut] = Field(
+        default_factory=dict,
+        description="Tables filled from the file besides its own (an order-lines file).")
 
 
 @router.post("/admin/ingest", response_model=IngestOut)

@@ -10,6 +10,7 @@ unanswered list; ``curate`` answers an entry of that list, stores the pair in ``
 """
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import uuid
@@ -44,7 +45,9 @@ def home_of(registry: Any, settings: Any = None) -> Path:
 
 def _encode(texts: list[str], encoder: str, cache_dir: Path | None) -> np.ndarray:
     cache = cache_dir / f"embeddings-{encoder}.npz" if cache_dir and encoder == "minilm" else None
-    return get_encoder(encoder, cache=cache).encode(texts, progress=len(texts) > 2000)
+    # a bar on a terminal only: in a log each of its updates would be a line of its own
+    bar = len(texts) > 2000 and sys.stderr.isatty()
+    return get_encoder(encoder, cache=cache).encode(texts, progress=bar)
 
 
 def _correct(ans: list[Answer], truth: pd.DataFrame) -> np.ndarray:

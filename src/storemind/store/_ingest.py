@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,9 @@ class IngestReport:
     reasons: Counter[str] = field(default_factory=Counter)
     ignored_columns: list[str] = field(default_factory=list)
     new_keys: list[Any] | None = None  # keys of the rows stored, when asked for
+    #: tables filled from this source besides its own (an order-lines export fills orders,
+    #: order_items, events, items and users), each with its own report
+    derived: dict[str, IngestReport] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -225,14 +229,36 @@ class _Stager:
             "SELECT line, column_name, error_type, csv_line FROM reject_errors "
             "WHERE scan_id = (SELECT max(scan_id) FROM reject_scans) ORDER BY line"
         ).fetchall()
-        self.parse_rejects = [
-            (int(line), col, f"malformed CSV line: {etype.lower()}", raw)
-            for line, col, etype, raw in rej
-        ]
+        # the engine reports a line once per extra column: one line, one reject
+        seen: set[int] = set()
+        self.parse_rejects = []
+        for line, col, etype, raw in rej:
+            if int(line) not in seen:
+                seen.add(int(line))
+                self.parse_rejects.append(
+                    (int(line), col, f"malformed CSV line: {etype.lower()}", raw))
         self.con.execute("DELETE FROM reject_errors; DELETE FROM reject_scans;")
+
+    def staged_columns(self) -> list[str]:
+        """The source's column names (without ``_line``)."""
+        if self.columns is not None:
+            return list(self.columns)
+        return [r[0] for r in self.con.execute("DESCRIBE _stage").fetchall() if r[0] != "_line"]
+
+    def extend(self, exprs: dict[str, str]) -> None:
+        """Add computed columns (name -> SQL over the staged text and ``_line``) to the stage,
+        read from the source once here (a CSV's rejected lines are collected from this read)."""
+        sel = ", ".join(f"{sql} AS {_q(name)}" for name, sql in exprs.items())
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE _stage1 AS SELECT *, {sel} FROM _stage")
+        self.con.execute("CREATE OR REPLACE TEMP VIEW _stage AS SELECT * FROM _stage1")
+        self._extended = True
+        if self.columns is not None:
+            self.columns = self.columns + list(exprs)
 
     def cleanup(self) -> None:
         self.con.execute("DROP VIEW IF EXISTS _stage")
+        if getattr(self, "_extended", False):
+            self.con.execute("DROP TABLE IF EXISTS _stage1")
         if self._stage_table:
             self.con.execute("DROP TABLE IF EXISTS _stage0")
         if getattr(self, "_registered", False):
@@ -394,12 +420,16 @@ def ingest_source(
     defaults: dict[str, str] | None = None,
     key_filters: dict[str, KeyFilter] | None = None,
     return_keys: bool = False,
+    prepare: Callable[[_Stager, dict[str, str]], dict[str, str]] | None = None,
+    finish: Callable[[_Stager, IngestReport], None] | None = None,
 ) -> IngestReport:
     """Stage, validate and store one source into ``schema``'s table; see the module docstring.
 
     ``key_filters`` (table name -> :class:`KeyFilter`, kept by the caller between calls) spares
     small appends the anti-join against the whole table; ``return_keys`` fills
-    ``report.new_keys`` with the keys of the rows this call stored."""
+    ``report.new_keys`` with the keys of the rows this call stored. ``prepare`` may add
+    computed columns to the stage before validation and returns the mapping to use;
+    ``finish`` runs after the rows are stored, while the stage still exists."""
     if isinstance(source, pd.DataFrame):
         name = source_name or "<frame>"
         stager = _Stager(con, name, "frame")
@@ -422,9 +452,15 @@ def ingest_source(
             first = first.replace(str(path), name)
             raise IngestError(f"cannot read {name} as {kind}: {first}") from exc
     try:
-        return _validate_and_store(
-            con, schema, stager, name, mapping or {}, defaults or {}, key_filters, return_keys
+        mapping = dict(mapping or {})
+        if prepare is not None:
+            mapping = prepare(stager, mapping)
+        report = _validate_and_store(
+            con, schema, stager, name, mapping, defaults or {}, key_filters, return_keys
         )
+        if finish is not None:
+            finish(stager, report)
+        return report
     finally:
         stager.cleanup()
 
@@ -440,9 +476,7 @@ def _validate_and_store(
     return_keys: bool = False,
 ) -> IngestReport:
     report = IngestReport(table=schema.name, source=source_name)
-    staged = stager.columns
-    if staged is None:
-        staged = [r[0] for r in con.execute("DESCRIBE _stage").fetchall() if r[0] != "_line"]
+    staged = stager.staged_columns()
     # where each canonical column comes from
     wanted = set(schema.names)
     unknown_targets = sorted(set(mapping.values()) - wanted)
@@ -536,9 +570,11 @@ def _validate_and_store(
         if checked
         else "NULL"
     )
+    # the source's own columns (not those a caller computed into the stage, ``_sm_*``)
+    shown = [c for c in staged if not c.startswith("_sm_")]
     raw_struct = (
-        "to_json(struct_pack(" + ", ".join(f"{_q(c)} := {_q(c)}" for c in staged) + "))::VARCHAR"
-        if staged
+        "to_json(struct_pack(" + ", ".join(f"{_q(c)} := {_q(c)}" for c in shown) + "))::VARCHAR"
+        if shown
         else "NULL::VARCHAR"
     )
     select_final = ", ".join(f"{final[c.name]} AS {_q(c.name)}" for c in schema.columns)

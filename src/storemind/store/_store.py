@@ -168,7 +168,23 @@ class Store:
         columns (theirs -> ours); ``defaults`` fills a column that is absent or blank with a
         constant (e.g. ``{"event_type": "purchase"}``). Raises :class:`IngestError`
         when the source cannot be read at all or lacks a required column.
+
+        ``table="order_lines"`` reads an order-lines export (order_id, ts, item_id, quantity,
+        unit_price, optionally user_id, kind, title, ...) and fills ``orders``,
+        ``order_items``, ``events``, ``items`` and ``users`` from it; their reports are in
+        the returned report's ``derived`` (see ``docs/store.md``).
         """
+        if table == "order_lines":
+            from storemind.store._order_lines import ingest_order_lines
+
+            def store_frame(name: str, frame: pd.DataFrame, src: str) -> IngestReport:
+                return self._ingest(name, frame, source_name=src)
+
+            with self._lock:
+                return ingest_order_lines(
+                    self._con, source, store_frame, mapping=dict(mapping or {}),
+                    defaults={k: str(v) for k, v in (defaults or {}).items()},
+                    source_name=source_name, fmt=fmt, delimiter=delimiter)
         return self._ingest(table, source, mapping=mapping, fmt=fmt, source_name=source_name,
                             delimiter=delimiter, defaults=defaults, progress=progress)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Column", "TableSchema", "TABLES", "EVENT_TYPES", "table_schema"]
+__all__ = ["Column", "TableSchema", "TABLES", "ORDER_LINES", "EVENT_TYPES", "table_schema"]
 
 EVENT_TYPES: tuple[str, ...] = ("view", "click", "cart", "purchase", "rating", "search")
 
@@ -233,6 +233,34 @@ TABLES: dict[str, TableSchema] = {
     ]
 }
 
+#: What one line of an order-lines export may hold (``Store.ingest("order_lines", ...)``). Not
+#: a stored table: its lines fill orders, order_items, events, items and users
+#: (``storemind.store._order_lines``). A negative quantity is a returned line.
+ORDER_LINES = TableSchema(
+    "order_lines",
+    (
+        Column("order_id", S, required=True),
+        Column("line_no", I, required=True, min=0),
+        Column("item_id", S, required=True),
+        Column("quantity", F, required=True),
+        Column("unit_price", F, required=True, min=0),
+        Column("ts", T, required=True),
+        Column("user_id", S),
+        Column("kind", S, choices=("sale", "return", "cancellation")),
+        Column("status", S),
+        Column("currency", S),
+        Column("country", S),
+        Column("channel", S),
+        Column("title", S),
+        Column("category", S),
+        Column("brand", S),
+        Column("source_line", I),
+    ),
+    key=("order_id", "line_no"),
+    time_column="ts",
+    description="An order-lines export; fills orders, order_items, events, items and users.",
+)
+
 QUARANTINE = TableSchema(
     "quarantine",
     (
@@ -257,5 +285,7 @@ def table_schema(name: str) -> TableSchema:
         from storemind.errors import NotFoundError
 
         raise NotFoundError(
-            f"unknown table {name!r}; canonical tables are: {', '.join(sorted(TABLES))}"
+            f"unknown table {name!r}; canonical tables are: {', '.join(sorted(TABLES))} (and "
+            "order_lines, an order-lines export that fills orders, order_items, events, items "
+            "and users)"
         ) from None
