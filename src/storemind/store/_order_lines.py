@@ -35,11 +35,12 @@ line_no) of the same file.
 """
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import duckdb
-import pandas as pd
 
 from storemind.store._ingest import IngestReport, _lit, _q, _quarantine, _Stager, ingest_source
 from storemind.store.schema import ORDER_LINES
@@ -90,7 +91,7 @@ def _check_orders(con: duckdb.DuckDBPyConnection, stager: _Stager, source_name: 
                   report: IngestReport) -> None:
     """Quarantine the lines that fail an order-level check; ``_ol_good`` holds the rest."""
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _ol_orders AS SELECT order_id, "
+        "CREATE OR REPLACE TEMP TABLE _ol_summary AS SELECT order_id, "
         "count(DISTINCT user_id) AS n_users, count(DISTINCT lower(kind)) AS n_kinds, "
         "min(lower(kind)) AS kind_given, bool_or(quantity > 0) AS has_positive "
         "FROM order_lines GROUP BY order_id")
@@ -101,7 +102,7 @@ def _check_orders(con: duckdb.DuckDBPyConnection, stager: _Stager, source_name: 
     cols = ", ".join(f"l.{_q(c)}" for c in ORDER_LINES.names)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _ol_lines AS SELECT {cols}, {reason} AS _reason, "
-        f"{column} AS _column FROM order_lines l JOIN _ol_orders o USING (order_id)")
+        f"{column} AS _column FROM order_lines l JOIN _ol_summary o USING (order_id)")
     con.execute("CREATE OR REPLACE TEMP TABLE _ol_good AS SELECT * EXCLUDE (_reason, _column) "
                 "FROM _ol_lines WHERE _reason IS NULL")
     bad = con.execute("SELECT count(*) FROM _ol_lines WHERE _reason IS NOT NULL").fetchone()[0]
@@ -131,43 +132,36 @@ SELECT order_id, any_value(user_id) AS user_id, min(ts) AS ts, min(status) AS st
        round(sum(abs(quantity) * unit_price), 2) AS total, min(currency) AS currency,
        min(country) AS country, min(channel) AS channel,
        coalesce(min(lower(kind)), CASE WHEN bool_and(quantity < 0) THEN 'return' ELSE 'sale'
-                END) AS kind
-FROM _ol_good GROUP BY order_id ORDER BY min(source_line)"""
+                END) AS kind, min(source_line) AS _first
+FROM _ol_good GROUP BY order_id"""
 
-_ITEMS_SQL = """
+#: each table's rows from the good lines (``_ol_good``) and their orders (``_ol_orders``), in
+#: source order
+_DERIVED_SQL = {
+    "items": """
 SELECT l.item_id, mode(l.title) AS title, mode(l.category) AS category, mode(l.brand) AS brand,
        median(l.unit_price) FILTER (WHERE o.kind = 'sale' AND l.unit_price > 0) AS price
-FROM _ol_good l JOIN _ol_kinds o USING (order_id) GROUP BY l.item_id
-ORDER BY min(l.source_line)"""
-
-
-def _derived_frames(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
-    """The rows each canonical table gets from the good lines, in source order."""
-    orders = con.execute(_ORDERS_SQL).df()
-    con.register("_ol_orders_frame", orders[["order_id", "kind", "user_id"]])
-    con.execute("CREATE OR REPLACE TEMP TABLE _ol_kinds AS SELECT * FROM _ol_orders_frame")
-    con.unregister("_ol_orders_frame")
-    lines = con.execute(
-        "SELECT l.order_id, l.line_no, l.item_id, abs(l.quantity) AS quantity, l.unit_price, "
-        "o.user_id, l.ts, o.kind FROM _ol_good l JOIN _ol_kinds o USING (order_id) "
-        "ORDER BY l.source_line").df()
-    sales = lines[(lines.kind == "sale") & lines.user_id.notna()]
-    events = pd.DataFrame({
-        "event_id": "ol-" + sales.order_id + "-" + sales.line_no.astype(str),
-        "user_id": sales.user_id, "item_id": sales.item_id, "event_type": "purchase",
-        "value": sales.quantity, "ts": sales.ts})
-    users = con.execute(
-        "SELECT user_id, mode(country) AS country FROM _ol_good WHERE user_id IS NOT NULL "
-        "GROUP BY user_id ORDER BY min(source_line)").df()
-    return {"orders": orders, "order_items": lines[["order_id", "line_no", "item_id",
-                                                    "quantity", "unit_price"]],
-            "events": events, "items": con.execute(_ITEMS_SQL).df(), "users": users}
+FROM _ol_good l JOIN _ol_orders o USING (order_id) GROUP BY l.item_id
+ORDER BY min(l.source_line)""",
+    "users": """
+SELECT user_id, mode(country) AS country FROM _ol_orders WHERE user_id IS NOT NULL
+GROUP BY user_id ORDER BY min(_first)""",
+    "orders": "SELECT * EXCLUDE (_first) FROM _ol_orders ORDER BY _first",
+    "order_items": """
+SELECT order_id, line_no, item_id, abs(quantity) AS quantity, unit_price FROM _ol_good
+ORDER BY source_line""",
+    "events": """
+SELECT 'ol-' || l.order_id || '-' || CAST(l.line_no AS VARCHAR) AS event_id, o.user_id,
+       l.item_id, 'purchase' AS event_type, abs(l.quantity) AS value, l.ts
+FROM _ol_good l JOIN _ol_orders o USING (order_id)
+WHERE o.kind = 'sale' AND o.user_id IS NOT NULL ORDER BY l.source_line""",
+}
 
 
 def ingest_order_lines(
     con: duckdb.DuckDBPyConnection,
     source: Any,
-    store_frame: Callable[[str, pd.DataFrame, str], IngestReport],
+    store_file: Callable[[str, Path, str], IngestReport],
     *,
     mapping: dict[str, str] | None = None,
     defaults: dict[str, str] | None = None,
@@ -175,18 +169,24 @@ def ingest_order_lines(
     **options: Any,
 ) -> IngestReport:
     """Validate an order-lines source and fill the canonical tables from it (module
-    docstring). ``store_frame(table, frame, source_name)`` stores derived rows the way
-    :meth:`Store.ingest` does; ``options`` (fmt, delimiter) go to the reader."""
+    docstring). ``store_file(table, path, source_name)`` stores a table's derived rows (a
+    Parquet file) the way :meth:`Store.ingest` does; ``options`` (fmt, delimiter) go to the
+    reader."""
     from storemind.store._store import _ddl
 
     derived: dict[str, IngestReport] = {}
 
     def finish(stager: _Stager, report: IngestReport) -> None:
         _check_orders(con, stager, report.source, report)
-        frames = _derived_frames(con)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _ol_orders AS {_ORDERS_SQL}")
         name = f"{report.source} (order lines)"
-        for table in ("items", "users", "orders", "order_items", "events"):
-            derived[table] = store_frame(table, frames[table], name)
+        # each table's rows through a Parquet file: the engine writes and reads them, with
+        # no Python object per value (a frame would cost minutes at tens of millions of lines)
+        with tempfile.TemporaryDirectory(prefix="storemind-lines-") as folder:
+            for table, sql in _DERIVED_SQL.items():
+                path = Path(folder) / f"{table}.parquet"
+                con.execute(f"COPY ({sql}) TO {_lit(str(path))} (FORMAT parquet)")
+                derived[table] = store_file(table, path, name)
 
     con.execute(_ddl(ORDER_LINES).replace("CREATE TABLE IF NOT EXISTS",
                                           "CREATE OR REPLACE TEMP TABLE", 1))
@@ -195,7 +195,7 @@ def ingest_order_lines(
                                source_name=source_name, prepare=_prepare, finish=finish,
                                **options)
     finally:
-        for t in ("order_lines", "_ol_orders", "_ol_lines", "_ol_good", "_ol_kinds"):
+        for t in ("order_lines", "_ol_summary", "_ol_lines", "_ol_good", "_ol_orders"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
     # a line counts as stored when its order line is new (re-ingesting stores nothing)
     items = derived.get("order_items")

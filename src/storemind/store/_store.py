@@ -177,12 +177,12 @@ class Store:
         if table == "order_lines":
             from storemind.store._order_lines import ingest_order_lines
 
-            def store_frame(name: str, frame: pd.DataFrame, src: str) -> IngestReport:
-                return self._ingest(name, frame, source_name=src)
+            def store_file(name: str, path: Path, src: str) -> IngestReport:
+                return self._ingest(name, path, source_name=src)
 
             with self._lock:
                 return ingest_order_lines(
-                    self._con, source, store_frame, mapping=dict(mapping or {}),
+                    self._con, source, store_file, mapping=dict(mapping or {}),
                     defaults={k: str(v) for k, v in (defaults or {}).items()},
                     source_name=source_name, fmt=fmt, delimiter=delimiter)
         return self._ingest(table, source, mapping=mapping, fmt=fmt, source_name=source_name,
