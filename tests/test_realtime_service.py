@@ -389,3 +389,30 @@ def test_live_dashboard_page_renders(served):
     html = env.get_template(name).render(nav=[], version="test", active="recommend", **ctx)
     assert 'id="live-table"' in html and 'id="try-form"' in html
     assert "/v1/recommend/live/stats" in html and ctx["stats"]["model_version"] in html
+
+
+def test_reasons_name_what_the_customer_did_in_training(served):
+    """"similar to X that you bought": the verb is the strongest event the customer had with X
+    in the training data (it said "viewed" for every training item before)."""
+    client, store = served
+    ev = store.frame("events")
+    titles = store.frame("items").set_index("item_id")["title"].dropna()
+    rank = {"view": 1, "click": 2, "rating": 3, "cart": 4, "purchase": 5}
+    verb = {"view": "viewed", "click": "clicked", "rating": "rated", "cart": "put in your cart",
+            "purchase": "bought"}
+    checked, verbs = 0, set()
+    for user in active_users(store)[:20]:
+        mine = ev[(ev.user_id == user) & ev.event_type.isin(list(rank))].copy()
+        mine["name"] = mine.item_id.map(titles).fillna(mine.item_id)
+        mine["rank"] = mine.event_type.map(rank)
+        strongest = mine.sort_values("rank").groupby("name").event_type.last()
+        body = client.get(f"/v1/users/{user}/recommendations", params={"k": 10}).json()
+        for row in body["items"]:
+            if not row["reason"].startswith("similar to "):
+                continue
+            name, said = row["reason"][len("similar to "):].split(" that you ")
+            if name in strongest.index:  # titles are unique enough in the simulator
+                assert said == verb[strongest[name]], (user, row["reason"])
+                checked += 1
+                verbs.add(said)
+    assert checked >= 20 and "bought" in verbs

@@ -13,19 +13,44 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from storemind.errors import DataError
 from storemind.recommend._base import Recommender, check_items, check_users
 from storemind.recommend._interactions import EVENT_CODES, Interactions
 
-__all__ = ["Reason", "explain", "categories_for"]
+__all__ = ["Reason", "explain", "categories_for", "strongest_events", "VERBS",
+           "VERB_OF_STRENGTH"]
 
-_VERBS = {
+VERBS = {
     "view": "viewed", "click": "clicked", "cart": "put in your cart", "purchase": "bought",
     "rating": "rated", "search": "searched for",
 }
 _NAME_OF_CODE = {code: name for name, code in EVENT_CODES.items()}
 _DAY = 86_400
+#: how strongly each event type speaks for an item, weakest first; a reason names a history
+#: item by the strongest thing the customer did with it ("that you bought")
+_STRENGTH = ("search", "view", "click", "rating", "cart", "purchase")
+#: the verb of each strength (``strongest_events``' values less one)
+VERB_OF_STRENGTH = tuple(VERBS[name] for name in _STRENGTH)
+
+
+def strongest_events(interactions: Interactions) -> sp.csr_matrix:
+    """User x item matrix (int8) of 1 + the strength (index in ``_STRENGTH``) of the strongest
+    event each customer had with each item, over events with a positive weight."""
+    ok = interactions.weights > 0
+    by_code = np.zeros(max(EVENT_CODES.values()) + 1, np.int8)
+    for name, code in EVENT_CODES.items():
+        by_code[code] = _STRENGTH.index(name) if name in _STRENGTH else 0
+    users, items = interactions.users[ok], interactions.items[ok]
+    strength = by_code[interactions.event_types[ok]]
+    key = users.astype(np.int64) * max(interactions.n_items, 1) + items
+    order = np.lexsort((strength, key))  # by pair, strongest last
+    last = order[np.r_[key[order][1:] != key[order][:-1], True]] if len(order) else order
+    m = sp.csr_matrix(((strength[last] + 1).astype(np.int8), (users[last], items[last])),
+                      shape=(interactions.n_users, interactions.n_items))
+    m.sort_indices()
+    return m
 
 
 @dataclass(frozen=True)
@@ -128,14 +153,13 @@ def _history(interactions: Interactions, user: int) -> tuple[np.ndarray, dict[in
         return np.zeros(0, dtype=np.int64), {}
     mask = (interactions.users == user) & (interactions.weights > 0)
     items, types = interactions.items[mask], interactions.event_types[mask]
-    strength = {"purchase": 5, "cart": 4, "rating": 3, "click": 2, "view": 1, "search": 0}
     verbs: dict[int, str] = {}
     best: dict[int, int] = {}
     for item, code in zip(items.tolist(), types.tolist(), strict=True):
         name = _NAME_OF_CODE[code]
-        if strength[name] >= best.get(item, -1):
-            best[item] = strength[name]
-            verbs[item] = _VERBS[name]
+        if _STRENGTH.index(name) >= best.get(item, -1):
+            best[item] = _STRENGTH.index(name)
+            verbs[item] = VERBS[name]
     return np.array(sorted(verbs), dtype=np.int64), verbs
 
 

@@ -40,14 +40,13 @@ from storemind.errors import DataError, NotFittedError, UnknownIdError
 from storemind.recommend._bundle import Bundle, load_bundle
 from storemind.recommend._fold import als_fold_batch, settle_heap
 from storemind.recommend.online import LatencyMeter, LiveState, LiveUser
+from storemind.recommend.reasons import VERB_OF_STRENGTH, VERBS, strongest_events
 from storemind.recommend.retrieval import TopKIndex, traffic_sample
 
 __all__ = ["RecommendService", "ServeSettings", "Snapshot", "LatencyMeter", "CAPABILITY"]
 
 log = logging.getLogger("storemind.recommend")
 CAPABILITY = "recommend"
-_VERB = {"view": "viewed", "click": "clicked", "cart": "put in your cart",
-         "purchase": "bought", "rating": "rated"}
 
 
 class ServeSettings(BaseSettings):
@@ -83,6 +82,7 @@ class Snapshot:
                                                          .tolist())}
         self.history = inter.matrix()  # training weights, user x item
         self.bought = inter.seen(["purchase"])
+        self.verbs = strongest_events(inter)  # what each customer did with each item
         self._catalogue(bundle.catalogue)
         self.models = dict(bundle.models)
         self.factor_name = next((n for n in ("als", *self.models) if n in self.models
@@ -517,7 +517,7 @@ class RecommendService:
 
             found, scores = _top(s, k)
             strategy, cold, sources = name, False, [name] * len(found)
-        reasons = self._reasons(snap, found, sources, items, weights, live, category)
+        reasons = self._reasons(snap, found, sources, items, weights, live, category, u)
         return {
             "user_id": user_id, "model_version": snap.version, "strategy": strategy,
             "cold": cold, "as_of_event": None if live is None else live.last_event_id,
@@ -718,16 +718,21 @@ class RecommendService:
 
     def _reasons(self, snap: Snapshot, found: np.ndarray, sources: list[str | None],
                  items: np.ndarray, weights: np.ndarray, live: LiveUser | None,
-                 category: str | None) -> list[str]:
+                 category: str | None, u: int) -> list[str]:
         if not len(found):
             return []
         hist = items[weights > 0][-self.settings.history_len:]
         verbs: dict[int, str] = {}
+        if u >= 0:  # the training history's strongest event per item, then live events
+            v = snap.verbs
+            verbs = {int(i): VERB_OF_STRENGTH[int(s) - 1] for i, s in zip(
+                v.indices[v.indptr[u]:v.indptr[u + 1]], v.data[v.indptr[u]:v.indptr[u + 1]],
+                strict=True)}
         if live is not None:
             for iid, t in zip(live.items, live.types, strict=True):
                 p = snap.item_pos.get(iid)
                 if p is not None:
-                    verbs[p] = _VERB.get(t, "viewed")
+                    verbs[p] = VERBS.get(t, "viewed")
         best = None
         if len(hist) and snap.unit is not None:
             best = hist[np.argmax(snap.unit[found] @ snap.unit[hist].T, axis=1)].tolist()
