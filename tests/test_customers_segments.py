@@ -160,6 +160,12 @@ def test_api_and_dashboard(sim) -> None:
     html = client.get(f"/dashboard/customers?user={uid}")
     assert html.status_code == 200
     assert 'id="segment-map"' in html.text and f"Customer {uid}" in html.text
+    # a one-order customer's P(alive) is 1 by BG/NBD's assumption: the page says so
+    scores = pipeline.load_scores(registry)
+    once = scores[scores.frequency <= 1].user_id.iloc[0]
+    assert "no repeat order yet" in client.get(f"/dashboard/customers?user={once}").text
+    assert "no repeat order yet" not in html.text or scores.set_index(
+        "user_id").frequency[uid] <= 1
 
 
 def test_clv_quality_on_cdnow() -> None:
