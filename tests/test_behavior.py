@@ -351,3 +351,17 @@ def test_churn_quality_on_online_retail() -> None:
     assert roc_auc(te.churned, p_seq) > roc_auc(te.churned, p_lr) + 0.003
     assert expected_calibration_error(te.churned, p_seq) < 0.08
     store.close()
+
+
+def test_funnel_page_of_a_store_without_views_says_what_is_missing(store) -> None:
+    """An order export alone has purchases only: no empty funnel charts, a sentence instead."""
+    from storemind.behavior.dashboard import _funnel_charts
+
+    store.ingest("events", pd.DataFrame({
+        "user_id": ["u1", "u2", "u2"], "item_id": ["a", "b", "a"],
+        "event_type": ["purchase"] * 3, "ts": ["2024-01-01", "2024-01-02", "2024-01-03"]}))
+    charts = _funnel_charts(store, None)
+    assert set(charts) == {"note"} and "no product views (and 3 purchase events)" in charts["note"]
+    store.ingest("events", pd.DataFrame({"user_id": ["u1"], "item_id": ["b"],
+                                         "event_type": ["view"], "ts": ["2024-01-04"]}))
+    assert "funnel" in _funnel_charts(store, None)

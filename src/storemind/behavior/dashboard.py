@@ -18,6 +18,11 @@ def _funnel_charts(store: Any, registry: Any) -> dict[str, str]:
 
     out: dict[str, str] = {}
     total = funnel(store, "all")
+    if not total["views"].iloc[0]:  # an order export alone: there is no funnel to draw
+        buys = int(total["purchases"].iloc[0])
+        return {"note": f"This store has no product views (and {buys:,} purchase events): the "
+                        "funnel needs the shop's view and cart events, e.g. `storemind ingest "
+                        "events clickstream.csv`."}
     fig = go.Figure(go.Funnel(y=["view", "cart", "purchase"],
                               x=total[["views", "carts", "purchases"]].iloc[0].tolist(),
                               textinfo="value+percent initial"))
