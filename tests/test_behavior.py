@@ -278,7 +278,7 @@ def test_pipeline_metrics_and_scores(sim) -> None:
     assert (version.path / "reliability.csv").is_file()
 
 
-def test_api_and_dashboard(sim) -> None:
+def test_api_and_dashboard(sim, monkeypatch) -> None:
     from storemind.api import create_app
     from storemind.config import Settings
 
@@ -309,6 +309,14 @@ def test_api_and_dashboard(sim) -> None:
     assert client.get("/v1/funnel", params={"by": "month"}).status_code == 422
     html = client.get("/dashboard/behavior")
     assert html.status_code == 200 and 'id="funnel-week"' in html.text
+    assert 'id="reliability"' in html.text
+    # a store without views: the page renders the sentence in place of the funnel charts
+    from storemind.behavior import dashboard
+
+    monkeypatch.setattr(dashboard, "_funnel_charts", lambda store, registry: {"note": "NO VIEWS"})
+    html = client.get("/dashboard/behavior")
+    assert html.status_code == 200, html.text
+    assert "NO VIEWS" in html.text and 'id="funnel-week"' not in html.text
     assert 'id="reliability"' in html.text
 
 
