@@ -399,17 +399,22 @@ def test_times_with_offsets_unix_times_and_far_off_years(store: Store, tmp_path:
             ("m", "2024-01-01 12:00:00.5-05"), ("s", "1704110400"), ("ms", "1704110400000"),
             ("d", "2024-01-01"), ("n", "2024-03-05 07:08"), ("y1", "0001-01-01T00:00:00"),
             ("y9", "9999-01-01"), ("y69", "1969-12-31 23:00:00"),
-            ("yo", "0001-01-01T06:00:00+19:30"), ("big", "99999999999999999999")]
+            ("yo", "0001-01-01T06:00:00+19:30"), ("big", "99999999999999999999"),
+            # a space before the offset, as Shopify writes it ("... 09:50:26 +0200")
+            ("sp", "2024-01-01 12:00:00 +0200"), ("spz", "2024-01-01 12:00 Z"),
+            ("spc", "2024-01-01T12:00:00 -05:30")]
     f.write_text("event_id,user_id,event_type,ts\n"
                  + "".join(f"{k},u,view,{ts}\n" for k, ts in rows))
     report = store.ingest("events", f)
-    assert (report.stored, report.quarantined) == (7, 5)
+    assert (report.stored, report.quarantined) == (10, 5)
     assert report.reasons == {"timestamp outside 1970-2200 in column ts": 4,
                               "not a timestamp in column ts": 1}
     got = store.frame("events").set_index("event_id").ts.to_dict()
     want = {"o": "2024-01-01 10:00:00", "z": "2024-01-01 12:00:00",
             "m": "2024-01-01 17:00:00.5", "s": "2024-01-01 12:00:00",
-            "ms": "2024-01-01 12:00:00", "d": "2024-01-01 00:00:00", "n": "2024-03-05 07:08:00"}
+            "ms": "2024-01-01 12:00:00", "d": "2024-01-01 00:00:00", "n": "2024-03-05 07:08:00",
+            "sp": "2024-01-01 10:00:00", "spz": "2024-01-01 12:00:00",
+            "spc": "2024-01-01 17:30:00"}
     assert got == {k: pd.Timestamp(v) for k, v in want.items()}
     items = pd.DataFrame({"item_id": ["old", "ancient"],
                           "created_at": ["1922-03-04", "1500-01-01"]})

@@ -184,3 +184,28 @@ def test_online_retail_export_matches_the_curated_loader(data_dir: Path, store: 
     curated.close()
     for key in ("holdout_customers", "purchases_mae", "purchases_actual"):
         assert ours[key] == pytest.approx(theirs[key]), key
+
+
+def test_order_level_columns_on_the_first_line_only(store: Store) -> None:
+    """Shopify-style exports fill order-level columns (time, e-mail) on an order's first line
+    only, and write times as "2024-05-01 10:00:00 +0200": every line still counts."""
+    lines = pd.DataFrame({
+        "Name": ["#1001", "#1001", "#1001", "#1002", "#1003"],
+        "Email": ["ann@example.com", "", "", "bob@example.com", "cy@example.com"],
+        "Created at": ["2024-05-01 10:00:00 +0200", "", "", "2024-05-02 09:30:00 +0200", ""],
+        "Lineitem sku": ["MUG", "TEA", "CUP", "MUG", "MUG"],
+        "Lineitem quantity": [1, 2, 1, 1, 1],
+        "Lineitem price": [8.5, 4.0, 3.0, 8.5, 8.5]})
+    report = store.ingest("order_lines", lines, mapping={
+        "Name": "order_id", "Email": "user_id", "Created at": "ts", "Lineitem sku": "item_id",
+        "Lineitem quantity": "quantity", "Lineitem price": "unit_price"})
+    # #1003 has no time on any line: quarantined; the rest all stored
+    assert (report.stored, report.quarantined) == (4, 1)
+    assert report.reasons == {"missing required value in column ts": 1}
+    orders = store.frame("orders").set_index("order_id")
+    assert orders.loc["#1001", "ts"] == pd.Timestamp("2024-05-01 08:00")  # in UTC
+    assert orders.loc["#1001", "total"] == 19.5 and orders.loc["#1001", "user_id"] == \
+        "ann@example.com"
+    events = store.frame("events")
+    assert (events[events.event_id.str.startswith("ol-#1001")].user_id == "ann@example.com").all()
+    assert len(events) == 4

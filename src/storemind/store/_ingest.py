@@ -245,11 +245,17 @@ class _Stager:
             return list(self.columns)
         return [r[0] for r in self.con.execute("DESCRIBE _stage").fetchall() if r[0] != "_line"]
 
-    def extend(self, exprs: dict[str, str]) -> None:
+    def extend(self, exprs: dict[str, str], replace: dict[str, str] | None = None) -> None:
         """Add computed columns (name -> SQL over the staged text and ``_line``) to the stage,
-        read from the source once here (a CSV's rejected lines are collected from this read)."""
+        and compute some of its columns anew (``replace``), reading the source once here (a
+        CSV's rejected lines are collected from this read)."""
         sel = ", ".join(f"{sql} AS {_q(name)}" for name, sql in exprs.items())
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE _stage1 AS SELECT *, {sel} FROM _stage")
+        star = "*"
+        if replace:
+            star += " REPLACE (" + ", ".join(f"{sql} AS {_q(name)}"
+                                             for name, sql in replace.items()) + ")"
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE _stage1 AS SELECT {star}, {sel} "
+                         "FROM _stage")
         self.con.execute("CREATE OR REPLACE TEMP VIEW _stage AS SELECT * FROM _stage1")
         self._extended = True
         if self.columns is not None:
@@ -357,8 +363,12 @@ def _typed(col: Column, blank: str) -> str:
                         f"OR '-' IN ({blank}[-6], {blank}[-5], {blank}[-3]))")
         epoch = (f"CASE WHEN regexp_matches({blank}, '{_EPOCH_RE}') THEN timezone('UTC', "
                  f"to_timestamp(CASE WHEN {num} > 2e10 THEN {num} / 1000 ELSE {num} END)) END")
+        # the engine reads "10:00:00+0200" but not "10:00:00 +0200" (Shopify's exports) nor
+        # "10:00 Z": the space goes first
+        spaced = f"regexp_replace({blank}, '{_SPACED_ZONE_RE}', '\\1')"
         return (
-            f"CASE WHEN {maybe_offset} AND regexp_matches({blank}, '{_OFFSET_RE}') THEN {utc} "
+            f"CASE WHEN {maybe_offset} AND regexp_matches({blank}, '{_OFFSET_RE}') THEN "
+            f"timezone('UTC', TRY_CAST({spaced} AS TIMESTAMPTZ)) "
             f"ELSE COALESCE(TRY_CAST({blank} AS TIMESTAMP), {epoch}, {utc}) END"
         )
     raise ValueError(f"unhandled column type {col.type}")
@@ -366,6 +376,8 @@ def _typed(col: Column, blank: str) -> str:
 
 #: A time of day followed by a UTC offset or zone letter: "12:00:00+02:00", "12:00Z", "...+02".
 _OFFSET_RE = r"[0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)? ?(Z|z|UTC|[+-][0-9]{2}(:?[0-9]{2})?)$"
+#: A space before a numeric offset or "Z" that ends the text (removed before the cast).
+_SPACED_ZONE_RE = r" ([+-][0-9]{2}(:?[0-9]{2})?|Z|z)$"
 #: Unix time: 9-10 digits of seconds (1973-2286) or 12-13 of milliseconds, maybe a fraction.
 _EPOCH_RE = r"^([0-9]{9,10}|[0-9]{12,13})([.][0-9]+)?$"
 #: The years a stored time may have: an event's own time (a required ``ts``) as the API

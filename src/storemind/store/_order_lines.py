@@ -9,7 +9,9 @@ customers, behaviour and operations could train. ``Store.ingest("order_lines", f
 1. Every line is typed and checked like any table's rows (:data:`ORDER_LINES` below); a bad
    line goes to ``quarantine`` (``table_name = 'order_lines'``) with its file line, column and
    reason. Without a ``line_no`` column a line's number is its position among its order's lines
-   in the file, so ingesting the same file again stores nothing twice.
+   in the file, so ingesting the same file again stores nothing twice. A line without a time
+   takes its order's (exports such as Shopify's fill order-level columns on an order's first
+   line only; the customer, country and the like are taken per order anyway).
 2. Then each order is checked as a whole; these lines go to quarantine too:
 
    - a zero quantity;
@@ -70,16 +72,25 @@ def _source_of(target: str, staged: list[str], mapping: dict[str, str]) -> str |
 
 
 def _prepare(stager: _Stager, mapping: dict[str, str]) -> dict[str, str]:
-    """Number the lines within each order (unless the source has ``line_no``) and keep each
-    line's place in the source, before validation."""
+    """Before validation: number the lines within each order (unless the source has
+    ``line_no``), keep each line's place in the source, and give a line without a time its
+    order's (exports such as Shopify's fill order-level columns on an order's first line)."""
     staged = stager.staged_columns()
     extra = {"_sm_source_line": "CAST(_line AS VARCHAR)"}
+    replace = {}
     order_col = _source_of("order_id", staged, mapping)
-    if _source_of("line_no", staged, mapping) is None and order_col is not None:
-        extra["_sm_line_no"] = (f"CAST(row_number() OVER (PARTITION BY "
-                                f"NULLIF(TRIM({_q(order_col)}), '') ORDER BY _line) - 1 "
-                                "AS VARCHAR)")
-    stager.extend(extra)
+    if order_col is not None:
+        order = f"PARTITION BY NULLIF(TRIM({_q(order_col)}), '')"
+        if _source_of("line_no", staged, mapping) is None:
+            extra["_sm_line_no"] = (f"CAST(row_number() OVER ({order} ORDER BY _line) - 1 "
+                                    "AS VARCHAR)")
+        ts_col = _source_of("ts", staged, mapping)
+        if ts_col is not None:
+            t = f"NULLIF(TRIM({_q(ts_col)}), '')"
+            replace[ts_col] = (f"COALESCE({t}, first_value({t} IGNORE NULLS) OVER ({order} "
+                               "ORDER BY _line ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED "
+                               "FOLLOWING))")
+    stager.extend(extra, replace)
     out = dict(mapping)
     out["_sm_source_line"] = "source_line"
     if "_sm_line_no" in extra:
