@@ -138,3 +138,34 @@ def test_reasons_name_the_source() -> None:
     assert [x.text for x in reasons] == ["popular in hats this week", "popular"]
     (r,) = explain(EASE(l2=1.0).fit(it), it, it.n_users + 3, [cap])  # cold user
     assert r.kind == "popular" and r.because == -1
+
+
+def test_strongest_events_keeps_each_pairs_strongest_weighted_event() -> None:
+    """reasons.strongest_events (the service's "that you bought") against a plain loop."""
+    from storemind.recommend._interactions import EVENT_CODES
+    from storemind.recommend.reasons import _STRENGTH, strongest_events, verbs_for
+
+    rng = np.random.default_rng(0)
+    n = 5000
+    inter = Interactions(
+        user_ids=np.arange(40).astype(str), item_ids=np.arange(25).astype(str),
+        users=rng.integers(0, 40, n).astype(np.int32),
+        items=rng.integers(0, 25, n).astype(np.int32),
+        weights=rng.choice([0.0, 1.0], n).astype(np.float32), ts=np.arange(n, dtype=np.int64),
+        event_types=rng.integers(0, len(EVENT_CODES), n).astype(np.int8))
+    name = {code: t for t, code in EVENT_CODES.items()}
+    want = np.zeros((40, 25), int)
+    for u, i, w, e in zip(inter.users, inter.items, inter.weights, inter.event_types,
+                          strict=True):
+        if w > 0:
+            want[u, i] = max(want[u, i], _STRENGTH.index(name[e]) + 1)
+    got = strongest_events(inter)
+    assert (got.toarray() == want).all() and got.has_sorted_indices
+    row = want[3]
+    top = int(np.argmax(row))
+    assert verbs_for(got, 3, [top]) == {top: {6: "bought", 5: "put in your cart", 4: "rated",
+                                              3: "clicked", 2: "viewed", 1: "searched for"}[
+        row[top]]}
+    # a live purchase outranks a weaker training event; an unknown customer has live ones only
+    assert verbs_for(got, 3, [top], [(top, "purchase")]) == {top: "bought"}
+    assert verbs_for(got, -1, [1, 2], [(2, "cart")]) == {2: "put in your cart"}

@@ -8,7 +8,7 @@
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,8 +19,7 @@ from storemind.errors import DataError
 from storemind.recommend._base import Recommender, check_items, check_users
 from storemind.recommend._interactions import EVENT_CODES, Interactions
 
-__all__ = ["Reason", "explain", "categories_for", "strongest_events", "VERBS",
-           "VERB_OF_STRENGTH"]
+__all__ = ["Reason", "explain", "categories_for", "strongest_events", "verbs_for", "VERBS"]
 
 VERBS = {
     "view": "viewed", "click": "clicked", "cart": "put in your cart", "purchase": "bought",
@@ -31,8 +30,6 @@ _DAY = 86_400
 #: how strongly each event type speaks for an item, weakest first; a reason names a history
 #: item by the strongest thing the customer did with it ("that you bought")
 _STRENGTH = ("search", "view", "click", "rating", "cart", "purchase")
-#: the verb of each strength (``strongest_events``' values less one)
-VERB_OF_STRENGTH = tuple(VERBS[name] for name in _STRENGTH)
 
 
 def strongest_events(interactions: Interactions) -> sp.csr_matrix:
@@ -42,15 +39,36 @@ def strongest_events(interactions: Interactions) -> sp.csr_matrix:
     by_code = np.zeros(max(EVENT_CODES.values()) + 1, np.int8)
     for name, code in EVENT_CODES.items():
         by_code[code] = _STRENGTH.index(name) if name in _STRENGTH else 0
-    users, items = interactions.users[ok], interactions.items[ok]
-    strength = by_code[interactions.event_types[ok]]
-    key = users.astype(np.int64) * max(interactions.n_items, 1) + items
-    order = np.lexsort((strength, key))  # by pair, strongest last
-    last = order[np.r_[key[order][1:] != key[order][:-1], True]] if len(order) else order
-    m = sp.csr_matrix(((strength[last] + 1).astype(np.int8), (users[last], items[last])),
-                      shape=(interactions.n_users, interactions.n_items))
-    m.sort_indices()
-    return m
+    n_users, n_items = interactions.n_users, max(interactions.n_items, 1)
+    # one int64 sort: (user, item) pair then strength, so a pair's strongest event comes last
+    pair = interactions.users[ok].astype(np.int64) * n_items + interactions.items[ok]
+    keys = np.sort(pair * 8 + by_code[interactions.event_types[ok]])
+    pair = keys >> 3
+    last = np.r_[pair[1:] != pair[:-1], True] if len(keys) else np.zeros(0, bool)
+    pair, strength = pair[last], (keys[last] & 7) + 1
+    indptr = np.r_[0, np.cumsum(np.bincount(pair // n_items, minlength=n_users))]
+    return sp.csr_matrix((strength.astype(np.int8), (pair % n_items).astype(np.int32), indptr),
+                         shape=(n_users, interactions.n_items))
+
+
+def verbs_for(strongest: sp.csr_matrix, user: int, items: Iterable[int],
+              live: Iterable[tuple[int, str]] = ()) -> dict[int, str]:
+    """The verb of the strongest event customer ``user`` had with each of ``items`` (item
+    positions): in training (``strongest_events``' row; ``user`` -1 for none) or live
+    (``(item, event type)`` pairs). Items with neither are left out."""
+    want = set(items)
+    level: dict[int, int] = {}
+    if 0 <= user < strongest.shape[0]:
+        a, b = strongest.indptr[user], strongest.indptr[user + 1]
+        row = strongest.indices[a:b]
+        for j in want:
+            k = int(np.searchsorted(row, j))
+            if k < len(row) and row[k] == j:
+                level[j] = int(strongest.data[a + k]) - 1
+    for j, kind in live:
+        if j in want and kind in _STRENGTH:
+            level[j] = max(level.get(j, -1), _STRENGTH.index(kind))
+    return {j: VERBS[_STRENGTH[n]] for j, n in level.items()}
 
 
 @dataclass(frozen=True)

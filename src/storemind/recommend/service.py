@@ -40,7 +40,7 @@ from storemind.errors import DataError, NotFittedError, UnknownIdError
 from storemind.recommend._bundle import Bundle, load_bundle
 from storemind.recommend._fold import als_fold_batch, settle_heap
 from storemind.recommend.online import LatencyMeter, LiveState, LiveUser
-from storemind.recommend.reasons import VERB_OF_STRENGTH, VERBS, strongest_events
+from storemind.recommend.reasons import strongest_events, verbs_for
 from storemind.recommend.retrieval import TopKIndex, traffic_sample
 
 __all__ = ["RecommendService", "ServeSettings", "Snapshot", "LatencyMeter", "CAPABILITY"]
@@ -722,20 +722,14 @@ class RecommendService:
         if not len(found):
             return []
         hist = items[weights > 0][-self.settings.history_len:]
-        verbs: dict[int, str] = {}
-        if u >= 0:  # the training history's strongest event per item, then live events
-            v = snap.verbs
-            verbs = {int(i): VERB_OF_STRENGTH[int(s) - 1] for i, s in zip(
-                v.indices[v.indptr[u]:v.indptr[u + 1]], v.data[v.indptr[u]:v.indptr[u + 1]],
-                strict=True)}
-        if live is not None:
-            for iid, t in zip(live.items, live.types, strict=True):
-                p = snap.item_pos.get(iid)
-                if p is not None:
-                    verbs[p] = VERBS.get(t, "viewed")
-        best = None
+        best, verbs = None, {}
         if len(hist) and snap.unit is not None:
             best = hist[np.argmax(snap.unit[found] @ snap.unit[hist].T, axis=1)].tolist()
+            # the strongest event with each item a reason names, in training or live
+            pairs = [] if live is None else [
+                (snap.item_pos.get(i, -1), t) for i, t in zip(live.items, live.types,
+                                                              strict=True)]
+            verbs = verbs_for(snap.verbs, u, best, pairs)
         out = []
         titles, cats = snap.titles, snap.categories
         for r, (item, src) in enumerate(zip(found.tolist(), sources, strict=True)):

@@ -134,6 +134,7 @@ class _Stager:
         #: the staged columns when known without asking the engine (in-memory frames)
         self.columns: list[str] | None = None
         self._stage_table = False
+        self._extended = False  # computed columns added (extend): _stage1 to drop
 
     def file(self, path: Path, fmt: str, delimiter: str | None) -> None:
         p = _lit(str(path))
@@ -263,7 +264,7 @@ class _Stager:
 
     def cleanup(self) -> None:
         self.con.execute("DROP VIEW IF EXISTS _stage")
-        if getattr(self, "_extended", False):
+        if self._extended:
             self.con.execute("DROP TABLE IF EXISTS _stage1")
         if self._stage_table:
             self.con.execute("DROP TABLE IF EXISTS _stage0")

@@ -45,6 +45,7 @@ from typing import Any
 import duckdb
 
 from storemind.store._ingest import IngestReport, _lit, _q, _quarantine, _Stager, ingest_source
+from storemind.store._store import _ddl
 from storemind.store.schema import ORDER_LINES
 
 __all__ = ["ingest_order_lines"]
@@ -124,14 +125,8 @@ def _check_orders(con: duckdb.DuckDBPyConnection, stager: _Stager, source_name: 
         "CREATE OR REPLACE TEMP TABLE _checked AS SELECT source_line AS _line, _reason, "
         f"_column, to_json(struct_pack({shown}))::VARCHAR AS _raw "
         "FROM _ol_lines WHERE _reason IS NOT NULL")
-    con.execute("BEGIN TRANSACTION")
-    try:
-        # the parse rejects were recorded by the validation; _quarantine skips them now
+    try:  # one INSERT into quarantine; the parse rejects the validation recorded are skipped
         counted = _quarantine(con, ORDER_LINES, stager, source_name)
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     finally:
         con.execute("DROP TABLE IF EXISTS _checked")
     report.reasons.update({r: int(n) for r, n in counted})
@@ -183,8 +178,6 @@ def ingest_order_lines(
     docstring). ``store_file(table, path, source_name)`` stores a table's derived rows (a
     Parquet file) the way :meth:`Store.ingest` does; ``options`` (fmt, delimiter) go to the
     reader."""
-    from storemind.store._store import _ddl
-
     derived: dict[str, IngestReport] = {}
 
     def finish(stager: _Stager, report: IngestReport) -> None:
@@ -199,8 +192,7 @@ def ingest_order_lines(
                 con.execute(f"COPY ({sql}) TO {_lit(str(path))} (FORMAT parquet)")
                 derived[table] = store_file(table, path, name)
 
-    con.execute(_ddl(ORDER_LINES).replace("CREATE TABLE IF NOT EXISTS",
-                                          "CREATE OR REPLACE TEMP TABLE", 1))
+    con.execute(_ddl(ORDER_LINES, temp=True))
     try:
         report = ingest_source(con, ORDER_LINES, source, mapping=mapping, defaults=defaults,
                                source_name=source_name, prepare=_prepare, finish=finish,

@@ -24,11 +24,13 @@ from storemind.store.schema import QUARANTINE, TABLES, TableSchema, table_schema
 __all__ = ["Store"]
 
 
-def _ddl(schema: TableSchema) -> str:
+def _ddl(schema: TableSchema, *, temp: bool = False) -> str:
+    """The table's CREATE statement (``temp``: a fresh temporary table of that name)."""
     cols = [f'"{c.name}" {c.type}' + (" NOT NULL" if c.required else "") for c in schema.columns]
     # no PRIMARY KEY: ingestion keeps keys unique itself (an anti-join on insert), which is
     # about twice as fast as maintaining the index (docs/decisions.md)
-    return f'CREATE TABLE IF NOT EXISTS "{schema.name}" (' + ", ".join(cols) + ")"
+    create = "CREATE OR REPLACE TEMP TABLE" if temp else "CREATE TABLE IF NOT EXISTS"
+    return f'{create} "{schema.name}" (' + ", ".join(cols) + ")"
 
 
 class Store:
