@@ -72,6 +72,14 @@ def test_ingest_with_mapping_and_set(home: Path, tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "stored 2" in result.output
+    us = tmp_path / "us.csv"
+    us.write_text("CustomerID,Sku,When\nc1,s1,3/4/2024 10:00\n")
+    args = ["ingest", "events", str(us), "--map", "CustomerID=user_id", "--map", "Sku=item_id",
+            "--map", "When=ts", "--set", "event_type=view"]
+    unread = runner.invoke(app, args)
+    assert unread.exit_code == 1 and "which number is the day" in " ".join(unread.output.split())
+    read = runner.invoke(app, [*args, "--time-format", "%d/%m/%Y %H:%M"])
+    assert read.exit_code == 0 and "stored 1" in read.output, read.output
 
 
 def test_ingest_fails_only_when_nothing_can_be_stored(home: Path, tmp_path: Path) -> None:
@@ -86,6 +94,12 @@ def test_ingest_fails_only_when_nothing_can_be_stored(home: Path, tmp_path: Path
     assert unknown.exit_code == 1 and "canonical tables" in unknown.output
     wrong_map = runner.invoke(app, ["ingest", "events", str(bad), "--map", "oops"])
     assert wrong_map.exit_code == 1 and "NAME=VALUE" in wrong_map.output
+    # one column mapped twice: the last mapping used to win without a word
+    twice = runner.invoke(app, ["ingest", "events", str(bad), "--map", "ts=event_id",
+                                "--map", "ts=user_id"])
+    assert twice.exit_code == 1 and "--map gives ts twice" in " ".join(twice.output.split())
+    bad_format = runner.invoke(app, ["ingest", "events", str(bad), "--time-format", "%Q"])
+    assert bad_format.exit_code == 1 and "time format '%Q' is not valid" in bad_format.output
     nothing = runner.invoke(app, ["ingest"])
     assert nothing.exit_code == 2
 

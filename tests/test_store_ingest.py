@@ -389,6 +389,52 @@ def test_frames_stage_the_same_columns_as_the_engine_sees(store: Store, columns)
         assert attributes == {"vip": "v0"}
 
 
+def test_time_format_reads_a_files_own_dates(store: Store, tmp_path: Path) -> None:
+    """A date like 2/24/2015 is not read without a time format: its reason says what to pass.
+    With one, every time in that form is read, ISO times still are, an offset in the format
+    is applied, and a bad format is refused before anything is stored."""
+    f = tmp_path / "us.csv"
+    f.write_text("event_id,user_id,event_type,ts\n"
+                 "a,u,view,2/24/2015 22:55\nb,u,view,12/1/2010 8:26\n"
+                 "c,u,view,2015-03-01 10:00\nd,u,view,31/12/2015 10:00\n")
+    plain = store.ingest("events", f)
+    assert (plain.stored, plain.quarantined) == (1, 3)
+    assert all("time format says which number is the day" in r for r in plain.reasons)
+    store.clear("quarantine")
+    us = store.ingest("events", f, time_format="%m/%d/%Y %H:%M")
+    assert (us.stored, us.duplicates, us.quarantined) == (2, 1, 1)
+    assert us.reasons == {"not a timestamp in the time format %m/%d/%Y %H:%M in column ts": 1}
+    got = store.frame("events").set_index("event_id").ts.to_dict()
+    assert got == {"a": pd.Timestamp("2015-02-24 22:55"), "b": pd.Timestamp("2010-12-01 08:26"),
+                   "c": pd.Timestamp("2015-03-01 10:00")}
+    zoned = tmp_path / "zoned.csv"
+    zoned.write_text("event_id,user_id,event_type,ts\nz,u,view,24.02.2015 12:05 +0200\n")
+    assert store.ingest("events", zoned, time_format="%d.%m.%Y %H:%M %z").stored == 1
+    assert store.frame("events").set_index("event_id").ts["z"] == pd.Timestamp("2015-02-24 10:05")
+    before = store.count("events")
+    for bad, says in (("%Q", "is not valid"), ("day-month", "has no strptime codes")):
+        with pytest.raises(IngestError, match=says):
+            store.ingest("events", f, time_format=bad)
+    assert store.count("events") == before and store.count("quarantine") == 1
+
+
+def test_payments_without_an_id_get_one_from_their_content(store: Store, tmp_path: Path) -> None:
+    """A payments export often has no payment id (a fraud dataset's purchases, say): each row
+    gets one from its content, so re-ingesting the file stores nothing twice."""
+    f = tmp_path / "pay.csv"
+    f.write_text("user_id,ts,amount,device_id\nu1,2024-01-01 10:00,5,d1\n"
+                 "u2,2024-01-01 10:00,5,d1\nu1,2024-01-02 10:00,7,d2\n")
+    first = store.ingest("payments", f)
+    assert (first.stored, first.quarantined) == (3, 0)
+    ids = store.frame("payments").payment_id
+    assert ids.nunique() == 3 and ids.notna().all()
+    again = store.ingest("payments", f)
+    assert (again.stored, again.duplicates) == (0, 3)
+    given = store.ingest("payments", pd.DataFrame(
+        {"payment_id": ["p9"], "ts": ["2024-01-03"], "amount": [1.0]}))
+    assert given.stored == 1 and "p9" in set(store.frame("payments").payment_id)
+
+
 def test_times_with_offsets_unix_times_and_far_off_years(store: Store, tmp_path: Path) -> None:
     """Stored times are naive UTC: an offset is applied (a plain cast dropped it, so a
     +02:00 export was stored two hours late), Unix seconds and milliseconds are read as the API

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import uvicorn
 
 from storemind.api import create_app
@@ -145,6 +146,13 @@ def test_cli_ingest_and_status_through_running_server(tmp_path: Path) -> None:
         assert "orders <- " in out and "zero quantity in column quantity" in out
         assert store.count("orders") == 1 and store.count("order_items") == 2
         assert store.count("events") == 4
+        # the time format reaches the server's reader
+        us = tmp_path / "us.csv"
+        us.write_text("event_id,user_id,event_type,ts\nu1,u1,view,2/24/2015 22:55\n")
+        rc, out = cli("ingest", "events", str(us), "--time-format", "%m/%d/%Y %H:%M")
+        assert rc == 0 and "stored 1" in out, out
+        assert store.frame("events").set_index("event_id").ts["u1"] == pd.Timestamp(
+            "2015-02-24 22:55")
     finally:
         server.should_exit = True
         thread.join(timeout=10)

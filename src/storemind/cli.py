@@ -13,7 +13,6 @@ import importlib
 import importlib.util
 import os
 import secrets
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from storemind._remote import ingest_through_server as _ingest_through_server
+from storemind._remote import server_url as _server_url
+from storemind._remote import store_or_snapshot as _store_or_snapshot
 from storemind.config import Settings
 from storemind.errors import StoremindError
 
@@ -92,88 +94,6 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _server_url(settings: Settings, server: str | None) -> str:
-    """The running server to ask: ``--server``, else ``http://$STOREMIND_HOST:PORT``."""
-    return (server or f"http://{settings.host}:{settings.port}").rstrip("/")
-
-
-def _ask_server(settings: Settings, server: str | None, path: str, what: str,
-                json: dict[str, Any] | None = None, timeout: float = 600) -> dict[str, Any]:
-    """POST to the running server that holds the store (with the first configured API key)
-    and return its JSON answer; ``what`` names the action in errors ("to train through it")."""
-    import httpx
-
-    url = _server_url(settings, server)
-    key = next(iter(sorted(settings.keys)), None)
-    if key is None:
-        raise StoremindError(
-            f"the store is held by a running server; {what} set STOREMIND_API_KEYS to one of "
-            f"its keys (asked {url})"
-        )
-    try:
-        reply = httpx.post(f"{url}{path}", headers={"X-API-Key": key}, json=json,
-                           timeout=timeout)
-    except httpx.HTTPError as exc:
-        raise StoremindError(
-            f"the store is locked and the server at {url} did not answer: {exc}"
-        ) from exc
-    if reply.status_code != 200:
-        try:
-            message = reply.json().get("message") or reply.text[:300]
-        except ValueError:
-            message = reply.text[:300]
-        raise StoremindError(f"the server at {url} refused ({reply.status_code}): {message}")
-    return reply.json()
-
-
-def _store_or_snapshot(settings: Settings, server: str | None):
-    """The store; or, when a running server holds its file, a snapshot the server writes."""
-    from storemind.errors import StoreLockedError
-    from storemind.store import Store
-
-    try:
-        return _store(settings)
-    except StoreLockedError:
-        pass
-    console.print("the store is held by a running server; asking it for a snapshot")
-    answer = _ask_server(settings, server, "/v1/admin/snapshot", "to train through it")
-    return Store.from_snapshot(answer["path"])
-
-
-def _ingest_through_server(settings: Settings, server: str | None, table: str, file: Path,
-                           **options: Any) -> Any:
-    """Copy ``file`` into the server's inbox and have the server ingest it; the report."""
-    import uuid
-    from collections import Counter
-
-    from storemind.api.admin import INBOX
-    from storemind.store import IngestReport
-
-    if not file.is_file():
-        what = "a folder, not a file" if file.is_dir() else "no such file"
-        raise StoremindError(f"cannot read {file}: {what}")
-    inbox = settings.home / INBOX
-    inbox.mkdir(parents=True, exist_ok=True)
-    name = f"{uuid.uuid4().hex[:12]}-{file.name}"
-    console.print("the store is held by a running server; handing the file to it")
-    try:  # a hard link when on the same disk: no copy of a large file
-        os.link(file, inbox / name)
-    except OSError:
-        shutil.copyfile(file, inbox / name)
-    try:  # errors name str(file): the server records it as the source
-        answer = _ask_server(settings, server, "/v1/admin/ingest", "to ingest through it",
-                             json={"table": table, "file": name, "source_name": str(file),
-                                   **options})
-    finally:
-        (inbox / name).unlink(missing_ok=True)
-    def report(a: dict[str, Any]) -> IngestReport:  # "ok" is a property of the report
-        derived = {t: report(d) for t, d in a.pop("derived", {}).items()}
-        return IngestReport(**{k: v for k, v in a.items() if k not in ("ok", "reasons")},
-                            reasons=Counter(a["reasons"]), derived=derived)
-
-    return report(answer)
-
-
 def _wanted(capabilities: list[str] | None) -> list[str]:
     """The capabilities asked for (default: every installed one); exit 2 on an unknown one."""
     have = available_capabilities()
@@ -221,12 +141,15 @@ def init(
 
 
 def _parse_mapping(pairs: list[str], flag: str = "--map") -> dict[str, str]:
-    mapping = {}
+    mapping: dict[str, str] = {}
     for pair in pairs:
         if "=" not in pair:
             raise StoremindError(f"{flag} takes NAME=VALUE; got {pair!r}")
-        theirs, ours = pair.split("=", 1)
-        mapping[theirs.strip()] = ours.strip()
+        theirs, ours = (part.strip() for part in pair.split("=", 1))
+        if theirs in mapping and mapping[theirs] != ours:  # the last would silently win
+            raise StoremindError(f"{flag} gives {theirs} twice: {theirs}={mapping[theirs]} "
+                                 f"and {pair}")
+        mapping[theirs] = ours
     return mapping
 
 
@@ -267,6 +190,9 @@ def ingest(
     ] = None,
     fmt: Annotated[str | None, typer.Option("--format", help="csv, parquet or jsonl.")] = None,
     delimiter: Annotated[str | None, typer.Option(help="CSV delimiter.")] = None,
+    time_format: Annotated[str | None, typer.Option(
+        help="How the file writes times, in strptime codes, e.g. '%m/%d/%Y %H:%M' "
+             "(ISO times and Unix seconds are read without it).")] = None,
     home: HomeOpt = None,
     server: ServerOpt = None,
 ) -> None:
@@ -282,6 +208,8 @@ def ingest(
         raise _fail("give TABLE FILE, or --dataset NAME (see `storemind ingest --help`)", 2)
     from storemind.errors import StoreLockedError
 
+    options = dict(mapping=_parse_mapping(map_ or []), delimiter=delimiter,
+                   defaults=_parse_mapping(set_ or [], "--set"), time_format=time_format)
     try:
         store = _store(settings)
     except StoreLockedError:
@@ -290,9 +218,7 @@ def ingest(
                 f"the store {settings.db_path} is held by a running server; stop it to load "
                 f"the dataset {dataset!r} (a file can be ingested while it runs)") from None
         assert table is not None and file is not None
-        report = _ingest_through_server(
-            settings, server, table, file, mapping=_parse_mapping(map_ or []), format=fmt,
-            defaults=_parse_mapping(set_ or [], "--set"), delimiter=delimiter)
+        report = _ingest_through_server(settings, server, table, file, format=fmt, **options)
         _finish_ingest(report, file)
         return
     try:
@@ -307,9 +233,8 @@ def ingest(
             return
         assert table is not None and file is not None
         big = file.exists() and file.stat().st_size > 50_000_000
-        report = store.ingest(table, file, mapping=_parse_mapping(map_ or []), fmt=fmt,
-                              defaults=_parse_mapping(set_ or [], "--set"),
-                              delimiter=delimiter, progress=big and sys.stderr.isatty())
+        report = store.ingest(table, file, fmt=fmt, progress=big and sys.stderr.isatty(),
+                              **options)
         _finish_ingest(report, file)
     finally:
         store.close()

@@ -56,6 +56,9 @@ class IngestIn(BaseModel):
     defaults: dict[str, str] = Field(default_factory=dict)
     format: str | None = Field(None, max_length=20)
     delimiter: str | None = Field(None, max_length=5)
+    time_format: str | None = Field(
+        None, max_length=100, description="How the file writes times, in strptime codes "
+        "(e.g. %m/%d/%Y %H:%M); ISO times and Unix seconds are read without it.")
     keep: bool = Field(False, description="Keep the file in the inbox afterwards.")
 
 
@@ -92,7 +95,8 @@ def ingest(body: IngestIn, request: Request) -> IngestOut:
     try:
         report = store.ingest(body.table, path, mapping=body.mapping, fmt=body.format,
                               source_name=body.source_name or path.name,
-                              delimiter=body.delimiter, defaults=body.defaults)
+                              delimiter=body.delimiter, defaults=body.defaults,
+                              time_format=body.time_format)
     finally:
         if not body.keep:
             path.unlink(missing_ok=True)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from storemind.store._ingest import FORMATS, TIME_RANGE, IngestReport
+from storemind.store._ingest import FORMATS, IngestReport
 from storemind.store._store import Store
+from storemind.store._values import TIME_RANGE
 from storemind.store.schema import EVENT_TYPES, TABLES, Column, TableSchema, table_schema
 from storemind.store.spark import SparkStore
 

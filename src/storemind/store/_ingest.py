@@ -23,7 +23,8 @@ import pandas as pd
 
 from storemind.errors import IngestError
 from storemind.store._keys import KeyFilter
-from storemind.store.schema import Column, TableSchema
+from storemind.store._values import _lit, _q, _reason, _typed, check_time_format
+from storemind.store.schema import TableSchema
 
 __all__ = ["IngestReport", "ingest_source", "FORMATS"]
 
@@ -71,14 +72,6 @@ class IngestReport:
             top = ", ".join(f"{r} ({n:,})" for r, n in self.reasons.most_common(5))
             text += f"; quarantine reasons: {top}"
         return text
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _detect_format(path: Path, fmt: str | None) -> str:
@@ -339,88 +332,6 @@ class _Stager:
         )
 
 
-def _typed(col: Column, blank: str) -> str:
-    """SQL typing ``blank`` (a column holding the trimmed text, NULL when empty); NULL where
-    the text does not parse."""
-    if col.type == "VARCHAR":
-        return blank
-    if col.type == "DOUBLE":
-        return f"TRY_CAST({blank} AS DOUBLE)"
-    if col.type == "BIGINT":
-        d = f"TRY_CAST({blank} AS DOUBLE)"
-        return f"CASE WHEN {d} = FLOOR({d}) THEN CAST({d} AS BIGINT) END"
-    if col.type == "BOOLEAN":
-        return f"TRY_CAST({blank} AS BOOLEAN)"
-    if col.type == "TIMESTAMP":
-        # stored as naive UTC: a time with an offset is converted (a plain cast to TIMESTAMP
-        # drops the offset), Unix seconds (milliseconds above 2e10) are read as the API reads
-        # them, and anything else is taken as written
-        # (cheap string tests first, so that the common naive time pays for no regex; Unix
-        # time only where no cast could read the text)
-        num = f"TRY_CAST({blank} AS DOUBLE)"
-        utc = f"timezone('UTC', TRY_CAST({blank} AS TIMESTAMPTZ))"
-        # an offset ends the text: "+02:00", "-0500", "-05", "Z", "UTC" (one-character tests)
-        maybe_offset = (f"(strpos({blank}, '+') > 0 OR right({blank}, 1) IN ('Z', 'z', 'C') "
-                        f"OR '-' IN ({blank}[-6], {blank}[-5], {blank}[-3]))")
-        epoch = (f"CASE WHEN regexp_matches({blank}, '{_EPOCH_RE}') THEN timezone('UTC', "
-                 f"to_timestamp(CASE WHEN {num} > 2e10 THEN {num} / 1000 ELSE {num} END)) END")
-        # the engine reads "10:00:00+0200" but not "10:00:00 +0200" (Shopify's exports) nor
-        # "10:00 Z": the space goes first
-        spaced = f"regexp_replace({blank}, '{_SPACED_ZONE_RE}', '\\1')"
-        return (
-            f"CASE WHEN {maybe_offset} AND regexp_matches({blank}, '{_OFFSET_RE}') THEN "
-            f"timezone('UTC', TRY_CAST({spaced} AS TIMESTAMPTZ)) "
-            f"ELSE COALESCE(TRY_CAST({blank} AS TIMESTAMP), {epoch}, {utc}) END"
-        )
-    raise ValueError(f"unhandled column type {col.type}")
-
-
-#: A time of day followed by a UTC offset or zone letter: "12:00:00+02:00", "12:00Z", "...+02".
-_OFFSET_RE = r"[0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)? ?(Z|z|UTC|[+-][0-9]{2}(:?[0-9]{2})?)$"
-#: A space before a numeric offset or "Z" that ends the text (removed before the cast).
-_SPACED_ZONE_RE = r" ([+-][0-9]{2}(:?[0-9]{2})?|Z|z)$"
-#: Unix time: 9-10 digits of seconds (1973-2286) or 12-13 of milliseconds, maybe a fraction.
-_EPOCH_RE = r"^([0-9]{9,10}|[0-9]{12,13})([.][0-9]+)?$"
-#: The years a stored time may have: an event's own time (a required ``ts``) as the API
-#: allows, a descriptive one (an item's release date, say: MovieLens has films from 1922)
-#: from 1700, still inside what pandas holds.
-TIME_RANGE = (1970, 2200)
-DESCRIPTIVE_TIME_RANGE = (1700, 2200)
-
-
-def _reason(col: Column, blank: str, typed: str) -> str:
-    """SQL giving why a value is bad, or NULL when it is fine (``blank`` and ``typed`` are
-    column references, so each value is parsed once)."""
-    parts = []
-    if col.required:
-        parts.append(f"WHEN {blank} IS NULL THEN 'missing required value'")
-    kind = {
-        "DOUBLE": "a number",
-        "BIGINT": "an integer",
-        "TIMESTAMP": "a timestamp",
-        "BOOLEAN": "true/false",
-    }.get(col.type)
-    if kind:
-        parts.append(f"WHEN {blank} IS NOT NULL AND {typed} IS NULL THEN 'not {kind}'")
-    if col.min is not None:
-        what = "negative value" if col.min == 0 else f"value below {col.min:g}"
-        parts.append(f"WHEN {typed} < {col.min!r} THEN '{what}'")
-    if col.type == "DOUBLE":
-        parts.append(f"WHEN isinf({typed}) OR isnan({typed}) THEN 'not a finite number'")
-    if col.type == "TIMESTAMP":  # year 1 or 9999 would break every pandas reader downstream
-        lo, hi = TIME_RANGE if col.required else DESCRIPTIVE_TIME_RANGE
-        parts.append(f"WHEN {typed} < TIMESTAMP '{lo}-01-01' OR {typed} >= TIMESTAMP "
-                     f"'{hi + 1}-01-01' THEN 'timestamp outside {lo}-{hi}'")
-    if col.choices:
-        allowed = ", ".join(_lit(c) for c in col.choices)
-        shown = "/".join(col.choices)
-        parts.append(
-            f"WHEN {typed} IS NOT NULL AND lower({typed}) NOT IN ({allowed}) "
-            f"THEN 'unknown value (expected {shown})'"
-        )
-    return "CASE " + " ".join(parts) + " END" if parts else "NULL"
-
-
 def ingest_source(
     con: duckdb.DuckDBPyConnection,
     schema: TableSchema,
@@ -435,6 +346,7 @@ def ingest_source(
     return_keys: bool = False,
     prepare: Callable[[_Stager, dict[str, str]], dict[str, str]] | None = None,
     finish: Callable[[_Stager, IngestReport], None] | None = None,
+    time_format: str | None = None,
 ) -> IngestReport:
     """Stage, validate and store one source into ``schema``'s table; see the module docstring.
 
@@ -442,7 +354,10 @@ def ingest_source(
     small appends the anti-join against the whole table; ``return_keys`` fills
     ``report.new_keys`` with the keys of the rows this call stored. ``prepare`` may add
     computed columns to the stage before validation and returns the mapping to use;
-    ``finish`` runs after the rows are stored, while the stage still exists."""
+    ``finish`` runs after the rows are stored, while the stage still exists. ``time_format``
+    (strptime codes, e.g. ``%m/%d/%Y %H:%M``) reads the times a file writes its own way;
+    ISO times and Unix seconds are read as well."""
+    check_time_format(con, time_format)
     if isinstance(source, pd.DataFrame):
         name = source_name or "<frame>"
         stager = _Stager(con, name, "frame")
@@ -469,7 +384,8 @@ def ingest_source(
         if prepare is not None:
             mapping = prepare(stager, mapping)
         report = _validate_and_store(
-            con, schema, stager, name, mapping, defaults or {}, key_filters, return_keys
+            con, schema, stager, name, mapping, defaults or {}, key_filters, return_keys,
+            time_format
         )
         if finish is not None:
             finish(stager, report)
@@ -487,6 +403,7 @@ def _validate_and_store(
     defaults: dict[str, str],
     key_filters: dict[str, KeyFilter] | None = None,
     return_keys: bool = False,
+    time_format: str | None = None,
 ) -> IngestReport:
     report = IngestReport(table=schema.name, source=source_name)
     staged = stager.staged_columns()
@@ -541,7 +458,7 @@ def _validate_and_store(
     # each value is parsed once, and raw rows are kept as JSON only for the bad ones
     idx = {c.name: i for i, c in enumerate(schema.columns)}
     layer1 = ", ".join(f"{raw(c.name)} AS _sm_b{idx[c.name]}" for c in schema.columns)
-    typed_exprs = {c.name: _typed(c, f"_sm_b{idx[c.name]}") for c in schema.columns}
+    typed_exprs = {c.name: _typed(c, f"_sm_b{idx[c.name]}", time_format) for c in schema.columns}
     if "attributes" not in wanted or "attributes" in source_of:
         report.ignored_columns = extras
     elif extras:
@@ -555,7 +472,8 @@ def _validate_and_store(
         and (c.name in source_of or c.name in defaults or c.required)
     ]
     layer3 = ", ".join(
-        f"{_reason(schema.column(n), f'_sm_b{idx[n]}', f'_sm_t{idx[n]}')} AS _sm_r{idx[n]}"
+        f"{_reason(schema.column(n), f'_sm_b{idx[n]}', f'_sm_t{idx[n]}', time_format)} "
+        f"AS _sm_r{idx[n]}"
         for n in checked
     )
     final = {c.name: f"_sm_t{idx[c.name]}" for c in schema.columns}

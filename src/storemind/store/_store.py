@@ -162,13 +162,16 @@ class Store:
         delimiter: str | None = None,
         defaults: Mapping[str, Any] | None = None,
         progress: bool = False,
+        time_format: str | None = None,
     ) -> IngestReport:
         """Validate and store a CSV, Parquet or JSONL file, or a pandas frame, into ``table``.
 
         Bad rows go to ``quarantine`` with source, line, column and reason; rows whose key is
         already stored count as duplicates and change nothing. ``mapping`` renames source
         columns (theirs -> ours); ``defaults`` fills a column that is absent or blank with a
-        constant (e.g. ``{"event_type": "purchase"}``). Raises :class:`IngestError`
+        constant (e.g. ``{"event_type": "purchase"}``). ``time_format`` (strptime codes, e.g.
+        ``"%m/%d/%Y %H:%M"``) reads times written the file's own way, such as a date whose
+        day and month only the file's convention tells apart. Raises :class:`IngestError`
         when the source cannot be read at all or lacks a required column.
 
         ``table="order_lines"`` reads an order-lines export (order_id, ts, item_id, quantity,
@@ -186,9 +189,11 @@ class Store:
                 return ingest_order_lines(
                     self._con, source, store_file, mapping=dict(mapping or {}),
                     defaults={k: str(v) for k, v in (defaults or {}).items()},
-                    source_name=source_name, fmt=fmt, delimiter=delimiter)
+                    source_name=source_name, fmt=fmt, delimiter=delimiter,
+                    time_format=time_format)
         return self._ingest(table, source, mapping=mapping, fmt=fmt, source_name=source_name,
-                            delimiter=delimiter, defaults=defaults, progress=progress)
+                            delimiter=delimiter, defaults=defaults, progress=progress,
+                            time_format=time_format)
 
     def _ingest(
         self,
@@ -202,8 +207,8 @@ class Store:
         return_keys: bool = False,
         **options: Any,
     ) -> IngestReport:
-        """:meth:`ingest` and :meth:`append`; ``options`` (fmt, source_name, delimiter) go to
-        the ingester as they are."""
+        """:meth:`ingest` and :meth:`append`; ``options`` (fmt, source_name, delimiter,
+        time_format) go to the ingester as they are."""
         schema = table_schema(table)
         with self._lock:
             if not filtered:  # a bulk write: the key filter rebuilds when next needed

@@ -149,7 +149,9 @@ TABLES: dict[str, TableSchema] = {
             ),
             key=("payment_id",),
             time_column="ts",
-            description="Payments, with a fraud label where known.",
+            derived_key=True,
+            description="Payments, with a fraud label where known; a payment without an id "
+            "gets one from its content.",
         ),
         TableSchema(
             "sales",
