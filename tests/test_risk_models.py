@@ -19,6 +19,7 @@ from storemind.risk import (
     FraudGBM,
     RuleSet,
     choose_threshold,
+    fit_scorer,
     precision_recall_at,
     replay,
 )
@@ -225,3 +226,19 @@ def test_feature_state_windows_and_novelty() -> None:
     assert state.update(pays.iloc[0].to_dict()) is False  # a payment is added once
     with pytest.raises(DataError, match="ts"):
         state.features({"payment_id": "x", "amount": 1.0})
+
+
+def test_an_unknown_value_reads_unknown_in_the_reasons() -> None:
+    """A payment without an IP: when the missing value is what raised the score, the reason
+    says "ip_users=unknown" (it read "ip_users=nan") and the feature's value is null."""
+    rng = np.random.default_rng(0)
+    n = 600
+    ip_users = rng.integers(1, 4, n).astype(float)
+    fraud = rng.random(n) < 0.3
+    ip_users[fraud] = np.nan  # in this shop, frauds come without an IP
+    X = pd.DataFrame({"ip_users": ip_users, "amount": rng.lognormal(3, 0.5, n)})
+    scorer = fit_scorer(X, fraud.astype(int), n_estimators=30)
+    d = scorer.decide({"ip_users": float("nan"), "amount": 20.0}, payment_id="p1")
+    assert "ip_users=unknown" in d.reasons and not any("nan" in r for r in d.reasons)
+    top = {t["feature"]: t["value"] for t in d.top_features}
+    assert "ip_users" in top and top["ip_users"] is None

@@ -124,8 +124,9 @@ class RiskScorer:
                     break
                 name = self.gbm.features_[j]
                 v = row.get(name)
-                top.append({"feature": name,
-                            "value": v if isinstance(v, str) or v is None else round(float(v), 4),
+                if not isinstance(v, str) and v is not None:  # NaN (unknown) is null in JSON
+                    v = None if np.isnan(float(v)) else round(float(v), 4)
+                top.append({"feature": name, "value": v,
                             "contribution": round(float(contrib[j]), 4)})
         reasons = [h.reason for h in hits]
         reasons += [f"{t['feature']}={_fmt(t['value'])}" for t in top]
@@ -222,6 +223,8 @@ def _quantiles(n: int) -> np.ndarray:
 
 
 def _fmt(v: Any) -> str:
+    if v is None:  # the payment did not have it (no IP, say): that can itself be the signal
+        return "unknown"
     if isinstance(v, float):
         return f"{v:.4g}"
     return str(v)
