@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from storemind.cli import app
@@ -80,6 +82,40 @@ def test_ingest_with_mapping_and_set(home: Path, tmp_path: Path) -> None:
     assert unread.exit_code == 1 and "which number is the day" in " ".join(unread.output.split())
     read = runner.invoke(app, [*args, "--time-format", "%d/%m/%Y %H:%M"])
     assert read.exit_code == 0 and "stored 1" in read.output, read.output
+
+
+def test_ingest_a_folder_or_a_pattern_of_daily_exports(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Daily exports go in by one command, in name order; a broken file is reported and the
+    others still go in; the total adds up; the command fails when any file failed."""
+    monkeypatch.chdir(tmp_path)  # short relative names in the output
+    daily = Path("daily")
+    daily.mkdir()
+    head = "event_id,user_id,item_id,event_type,ts\n"
+    (daily / "2024-01-01.csv").write_text(head + "e1,u1,i1,view,2024-01-01\n")
+    (daily / "2024-01-02.csv.gz").write_bytes(
+        gzip.compress((head + "e2,u1,i2,cart,2024-01-02\ne3,,i2,cart,2024-01-02\n").encode()))
+    (daily / "notes.md").write_text("not data\n")  # skipped: not a data file
+    result = runner.invoke(app, ["ingest", "events", str(daily)])
+    out = " ".join(result.output.split())
+    assert result.exit_code == 0, result.output
+    assert out.index("2024-01-01.csv") < out.index("2024-01-02.csv.gz") and "notes" not in out
+    assert "events <- 2 files: read 3 = stored 2 + duplicates 0 + quarantined 1" in out
+    (daily / "2024-01-03.csv").write_text(head)  # no data rows
+    (daily / "2024-01-04.csv").write_text(head + "e4,u2,i1,view,2024-01-04\n")
+    again = runner.invoke(app, ["ingest", "events", str(daily / "2024-01-0*.csv")])
+    out = " ".join(again.output.split())
+    assert again.exit_code == 1
+    assert "2024-01-03.csv has no data rows" in out and "e4" not in out
+    assert "events <- 3 files: read 2 = stored 1 + duplicates 1 + quarantined 0" in out
+    assert "1 of 3 files could not be stored: 2024-01-03.csv" in out
+    none = runner.invoke(app, ["ingest", "events", str(daily / "nothing-*.csv")])
+    assert none.exit_code == 1 and "no file matches" in none.output
+    empty = Path("empty")
+    empty.mkdir()
+    nodata = runner.invoke(app, ["ingest", "events", str(empty)])
+    assert nodata.exit_code == 1 and "without a CSV, Parquet or JSONL file" in nodata.output
 
 
 def test_ingest_fails_only_when_nothing_can_be_stored(home: Path, tmp_path: Path) -> None:

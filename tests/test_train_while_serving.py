@@ -153,6 +153,15 @@ def test_cli_ingest_and_status_through_running_server(tmp_path: Path) -> None:
         assert rc == 0 and "stored 1" in out, out
         assert store.frame("events").set_index("event_id").ts["u1"] == pd.Timestamp(
             "2015-02-24 22:55")
+        # a folder of daily files: each goes to the server in turn
+        daily = tmp_path / "daily"
+        daily.mkdir()
+        for day in (1, 2):
+            (daily / f"day{day}.csv").write_text(
+                f"event_id,user_id,event_type,ts\nd{day},u1,view,2024-02-0{day}\n")
+        rc, out = cli("ingest", "events", str(daily))
+        assert rc == 0 and "events <- 2 files: read 2 = stored 2" in " ".join(out.split()), out
+        assert {"d1", "d2"} <= set(store.frame("events").event_id)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -174,9 +174,9 @@ def ingest(
     table: Annotated[str | None, typer.Argument(
         help="Canonical table, e.g. events; or order_lines (an order-lines export: fills "
              "orders, order_items, events, items and users).")] = None,
-    file: Annotated[
-        Path | None, typer.Argument(help="CSV, Parquet or JSONL file (.gz ok).")
-    ] = None,
+    file: Annotated[Path | None, typer.Argument(
+        help="CSV, Parquet or JSONL file (.gz ok); or a folder of them, or a pattern such "
+             "as 'exports/orders-*.csv' (quoted): each file in turn, in name order.")] = None,
     dataset: Annotated[
         str | None, typer.Option(help="Load a public dataset by name instead.")
     ] = None,
@@ -198,8 +198,9 @@ def ingest(
 ) -> None:
     """Validate and store a file into a table, or a public dataset into every table it fills.
 
-    Prints rows read = stored + duplicates + quarantined. Exits non-zero only when the file
-    cannot be read at all or no row of it could be stored. While a server holds the store,
+    Prints rows read = stored + duplicates + quarantined. Exits non-zero only when a file
+    cannot be read at all or no row of it could be stored (the other files of a folder or
+    pattern are still ingested). While a server holds the store,
     the file goes to the server's inbox and the server ingests it. An order-lines export goes
     in as table order_lines: it fills orders, order_items, events, items and users.
     """
@@ -218,8 +219,8 @@ def ingest(
                 f"the store {settings.db_path} is held by a running server; stop it to load "
                 f"the dataset {dataset!r} (a file can be ingested while it runs)") from None
         assert table is not None and file is not None
-        report = _ingest_through_server(settings, server, table, file, format=fmt, **options)
-        _finish_ingest(report, file)
+        _ingest_files(table, _files_named(file, fmt), lambda f: _ingest_through_server(
+            settings, server, table, f, format=fmt, **options))
         return
     try:
         if dataset is not None:
@@ -232,22 +233,71 @@ def ingest(
                 raise _fail(f"nothing from dataset {dataset!r} could be stored")
             return
         assert table is not None and file is not None
-        big = file.exists() and file.stat().st_size > 50_000_000
-        report = store.ingest(table, file, fmt=fmt, progress=big and sys.stderr.isatty(),
-                              **options)
-        _finish_ingest(report, file)
+
+        def one(f: Path) -> Any:
+            big = f.exists() and f.stat().st_size > 50_000_000
+            return store.ingest(table, f, fmt=fmt, progress=big and sys.stderr.isatty(),
+                                **options)
+
+        _ingest_files(table, _files_named(file, fmt), one)
     finally:
         store.close()
 
 
-def _finish_ingest(report: Any, file: Path) -> None:
-    _print_report(report)
-    for derived in report.derived.values():  # what an order-lines file filled
-        _print_report(derived)
-    if report.read == 0:
-        raise _fail(f"{file} has no data rows")
-    if not report.ok:
-        raise _fail(f"no row of {file} could be stored; see the quarantine reasons above")
+def _files_named(file: Path, fmt: str | None) -> list[Path]:
+    """What FILE names: the file itself; a folder's CSV, Parquet and JSONL files (every file
+    with ``--format``); or a glob pattern's files. In name order, so daily exports go in by
+    date."""
+    import glob
+
+    from storemind.store import format_of
+
+    if file.is_dir():
+        files = sorted(p for p in file.iterdir() if p.is_file() and not p.name.startswith(".")
+                       and (fmt or format_of(p)))
+        if not files:
+            raise StoremindError(f"{file} is a folder without a CSV, Parquet or JSONL file")
+        return files
+    if not file.exists() and glob.has_magic(str(file)):
+        files = sorted(Path(p) for p in glob.glob(str(file)) if Path(p).is_file())
+        if not files:
+            raise StoremindError(f"no file matches {file}")
+        return files
+    return [file]
+
+
+def _ingest_files(table: str, files: list[Path], ingest_one: Any) -> None:
+    """Ingest each file with ``ingest_one(path) -> IngestReport``, printing its report; a file
+    that fails does not stop the others. One file's error ends the command as before; with
+    several, a total follows and the command fails when any file failed."""
+    from storemind.store import IngestReport
+
+    total, failed = IngestReport(table=table, source=f"{len(files)} files"), []
+    for f in files:
+        try:
+            report = ingest_one(f)
+        except StoremindError as exc:
+            if len(files) == 1:
+                raise
+            err.print(f"[bold red]error:[/] {exc}")
+            failed.append(f.name)
+            continue
+        _print_report(report)
+        for derived in report.derived.values():  # what an order-lines file filled
+            _print_report(derived)
+        problem = (f"{f} has no data rows" if report.read == 0 else None if report.ok else
+                   f"no row of {f} could be stored; see the quarantine reasons above")
+        if problem and len(files) == 1:
+            raise _fail(problem)
+        if problem:
+            err.print(f"[bold red]error:[/] {problem}")
+            failed.append(f.name)
+        total.merge(report)
+    if len(files) > 1:
+        _print_report(total)
+    if failed:
+        raise _fail(f"{len(failed)} of {len(files)} files could not be stored: "
+                    f"{', '.join(failed)}")
 
 
 @app.command()

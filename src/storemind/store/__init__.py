@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from storemind.store._ingest import FORMATS, IngestReport
+from storemind.store._ingest import FORMATS, IngestReport, format_of
 from storemind.store._store import Store
 from storemind.store._values import TIME_RANGE
 from storemind.store.schema import EVENT_TYPES, TABLES, Column, TableSchema, table_schema
@@ -13,6 +13,7 @@ __all__ = [
     "SparkStore",
     "IngestReport",
     "FORMATS",
+    "format_of",
     "TIME_RANGE",
     "TABLES",
     "EVENT_TYPES",

@@ -26,7 +26,7 @@ from storemind.store._keys import KeyFilter
 from storemind.store._values import _lit, _q, _reason, _typed, check_time_format
 from storemind.store.schema import TableSchema
 
-__all__ = ["IngestReport", "ingest_source", "FORMATS"]
+__all__ = ["IngestReport", "ingest_source", "FORMATS", "format_of"]
 
 FORMATS = ("csv", "parquet", "jsonl")
 _JSONL_CHUNK = 200_000
@@ -79,7 +79,17 @@ def _detect_format(path: Path, fmt: str | None) -> str:
         if fmt not in FORMATS:
             raise IngestError(f"unknown format {fmt!r} for {path}; expected one of {FORMATS}")
         return fmt
-    name = path.name.lower()
+    kind = format_of(path)
+    if kind is None:
+        raise IngestError(
+            f"cannot tell the format of {path} from its name; pass fmt= one of {FORMATS}")
+    return kind
+
+
+def format_of(path: str | Path) -> str | None:
+    """The format a file's name says (``csv``, ``parquet`` or ``jsonl``; ``.gz`` allowed), or
+    None."""
+    name = Path(path).name.lower()
     for suffix, kind in (
         (".parquet", "parquet"),
         (".jsonl", "jsonl"),
@@ -91,7 +101,7 @@ def _detect_format(path: Path, fmt: str | None) -> str:
     ):
         if name.endswith(suffix) or name.endswith(suffix + ".gz"):
             return kind
-    raise IngestError(f"cannot tell the format of {path} from its name; pass fmt= one of {FORMATS}")
+    return None
 
 
 def _text(value: Any) -> str | None:
