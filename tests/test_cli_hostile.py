@@ -27,7 +27,10 @@ def _cases(tmp: Path) -> list[list[str]]:
         ["ask", ""],
         ["ingest"],
         ["ingest", "events", str(tmp / "missing.csv")],
-        ["ingest", "events", str(tmp)],
+        ["ingest", "events", str(tmp / "empty")],  # a folder without data files
+        ["ingest", "events", str(tmp / "nothing-*.csv")],  # a pattern matching nothing
+        ["ingest", "events", str(tmp / "events.csv"), "--time-format", "%Q"],
+        ["ingest", "events", str(tmp / "events.csv"), "--map", "ts=ts", "--map", "ts=user_id"],
         ["ingest", "astrology", str(tmp / "events.csv")],
         ["ingest", "--dataset", "astrology"],
         ["export", "segments", str(tmp / "out.csv"), "--format", "xls"],
@@ -42,6 +45,7 @@ def test_wrong_arguments_end_in_a_message_not_a_traceback(trained_home, tmp_path
 
     monkeypatch.setenv("STOREMIND_HOME", str(trained_home))
     (tmp_path / "events.csv").write_text("event_id,user_id,event_type,ts\ne1,u,view,2024-01-01\n")
+    (tmp_path / "empty").mkdir()
     with Store.open(Settings(home=trained_home), read_only=True) as store:
         before = store.counts()
     versions = sorted(p.name for p in (trained_home / "models").glob("*/v*"))

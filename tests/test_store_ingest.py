@@ -418,6 +418,28 @@ def test_time_format_reads_a_files_own_dates(store: Store, tmp_path: Path) -> No
     assert store.count("events") == before and store.count("quarantine") == 1
 
 
+def test_identical_rows_of_one_source_are_each_kept(store: Store, tmp_path: Path) -> None:
+    """A log without ids repeats rows (Hillstrom's mail campaign: 6,562 of its 64,000 rows
+    are identical to an earlier one): each occurrence is a row, so the lifts are not biased
+    by dropping them; re-ingesting the file, or a frame with the same rows, stores nothing
+    twice; a given key repeated in a source is still one row."""
+    f = tmp_path / "mail.csv"
+    f.write_text("campaign_id,arm,visited\n" + "c,mail,0\n" * 3 + "c,mail,1\nc,none,0\n"
+                 + "c,none,0\n")
+    first = store.ingest("exposures", f)
+    assert (first.stored, first.duplicates) == (6, 0)
+    assert store.frame("exposures").exposure_id.nunique() == 6
+    again = store.ingest("exposures", f)
+    assert (again.stored, again.duplicates) == (0, 6)
+    grown = tmp_path / "mail2.csv"  # the same export with one more identical row at its end
+    grown.write_text(f.read_text() + "c,mail,0\n")
+    assert (store.ingest("exposures", grown).stored, store.count("exposures")) == (1, 7)
+    keyed = pd.DataFrame({"event_id": ["k", "k"], "user_id": ["u", "u"],
+                          "event_type": ["view", "view"], "ts": ["2024-01-01", "2024-01-01"]})
+    rep = store.ingest("events", keyed)
+    assert (rep.stored, rep.duplicates) == (1, 1)
+
+
 def test_payments_without_an_id_get_one_from_their_content(store: Store, tmp_path: Path) -> None:
     """A payments export often has no payment id (a fraud dataset's purchases, say): each row
     gets one from its content, so re-ingesting the file stores nothing twice."""

@@ -216,7 +216,9 @@ TABLES: dict[str, TableSchema] = {
             ),
             key=("exposure_id",),
             time_column="ts",
-            description="Who saw which campaign arm (or policy item), and what followed.",
+            derived_key=True,
+            description="Who saw which campaign arm (or policy item), and what followed; an "
+            "exposure without an id gets one from its content.",
         ),
         TableSchema(
             "questions",
