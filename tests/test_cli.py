@@ -82,6 +82,13 @@ def test_ingest_with_mapping_and_set(home: Path, tmp_path: Path) -> None:
     assert unread.exit_code == 1 and "which number is the day" in " ".join(unread.output.split())
     read = runner.invoke(app, [*args, "--time-format", "%d/%m/%Y %H:%M"])
     assert read.exit_code == 0 and "stored 1" in read.output, read.output
+    prices = tmp_path / "prices.csv"
+    prices.write_text("sku;price\ns1;1.250\ns2;3,5\n")  # a European export
+    eu = runner.invoke(app, ["ingest", "items", str(prices), "--map", "sku=item_id",
+                             "--decimal", ","])
+    assert eu.exit_code == 0 and "stored 2" in eu.output, eu.output
+    bad = runner.invoke(app, ["ingest", "items", str(prices), "--decimal", ";"])
+    assert bad.exit_code == 1 and "decimal separator must be" in bad.output
 
 
 def test_ingest_a_folder_or_a_pattern_of_daily_exports(

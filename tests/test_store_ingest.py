@@ -418,6 +418,36 @@ def test_time_format_reads_a_files_own_dates(store: Store, tmp_path: Path) -> No
     assert store.count("events") == before and store.count("quarantine") == 1
 
 
+def test_numbers_with_currency_signs_and_either_decimal_separator(store: Store) -> None:
+    """Prices as shops export them: currency signs and codes are dropped, a European "2,55"
+    or "1.234,50" and an American "1,234.50" are read by their form, and "1,234" (1234 or
+    1.234?) is quarantined with a reason saying what to give; a declared separator reads it."""
+    vals = {"a": "£2.55", "b": "2,55", "c": "1.234,50", "d": "$1,234.50", "e": "12.50 EUR",
+            "f": "1 234,5", "g": "1,234,567", "h": "1,234", "i": "abc", "j": "7"}
+    frame = pd.DataFrame({"item_id": list(vals), "price": list(vals.values())})
+    rep = store.ingest("items", frame)
+    assert (rep.stored, rep.quarantined) == (8, 2)
+    assert rep.reasons == {"not a number without a decimal separator given (1,234 may be 1234 "
+                           "or 1.234) in column price": 1, "not a number in column price": 1}
+    got = store.frame("items").set_index("item_id").price.to_dict()
+    assert got == {"a": 2.55, "b": 2.55, "c": 1234.5, "d": 1234.5, "e": 12.5, "f": 1234.5,
+                   "g": 1234567.0, "j": 7.0}
+    eu = pd.DataFrame({"item_id": ["h2", "k"], "price": ["1,234", "1.234"]})
+    store.ingest("items", eu, decimal=",")
+    us = pd.DataFrame({"item_id": ["h3", "b3"], "price": ["1,234", "2,55"]})
+    rep = store.ingest("items", us, decimal=".")
+    assert rep.reasons == {"not a number in column price": 1}  # 2,55 with a decimal point
+    got = store.frame("items").set_index("item_id").price.to_dict()
+    assert (got["h2"], got["k"], got["h3"]) == (1.234, 1234.0, 1234.0)
+    # an integer column reads the same forms; a bad separator is refused up front
+    pay = pd.DataFrame({"payment_id": ["p"], "ts": ["2024-01-01"], "amount": ["€1.000,00"],
+                        "is_fraud": ["1,0"]})
+    assert store.ingest("payments", pay).stored == 1
+    assert store.frame("payments")[["amount", "is_fraud"]].values.tolist() == [[1000.0, 1]]
+    with pytest.raises(IngestError, match="decimal separator must be"):
+        store.ingest("items", frame, decimal=";")
+
+
 def test_identical_rows_of_one_source_are_each_kept(store: Store, tmp_path: Path) -> None:
     """A log without ids repeats rows (Hillstrom's mail campaign: 6,562 of its 64,000 rows
     are identical to an earlier one): each occurrence is a row, so the lifts are not biased

@@ -146,13 +146,14 @@ def test_cli_ingest_and_status_through_running_server(tmp_path: Path) -> None:
         assert "orders <- " in out and "zero quantity in column quantity" in out
         assert store.count("orders") == 1 and store.count("order_items") == 2
         assert store.count("events") == 4
-        # the time format reaches the server's reader
+        # the time format and the decimal separator reach the server's reader
         us = tmp_path / "us.csv"
-        us.write_text("event_id,user_id,event_type,ts\nu1,u1,view,2/24/2015 22:55\n")
-        rc, out = cli("ingest", "events", str(us), "--time-format", "%m/%d/%Y %H:%M")
+        us.write_text("event_id;user_id;event_type;value;ts\nu1;u1;view;1,250;2/24/2015 22:55\n")
+        rc, out = cli("ingest", "events", str(us), "--time-format", "%m/%d/%Y %H:%M",
+                      "--decimal", ",")
         assert rc == 0 and "stored 1" in out, out
-        assert store.frame("events").set_index("event_id").ts["u1"] == pd.Timestamp(
-            "2015-02-24 22:55")
+        row = store.frame("events").set_index("event_id").loc["u1"]
+        assert (row.ts, row.value) == (pd.Timestamp("2015-02-24 22:55"), 1.25)
         # a folder of daily files: each goes to the server in turn
         daily = tmp_path / "daily"
         daily.mkdir()

@@ -193,6 +193,9 @@ def ingest(
     time_format: Annotated[str | None, typer.Option(
         help="How the file writes times, in strptime codes, e.g. '%m/%d/%Y %H:%M' "
              "(ISO times and Unix seconds are read without it).")] = None,
+    decimal: Annotated[str | None, typer.Option(
+        help="The file's decimal separator, . or , (without it a number's form decides: "
+             "2,55 and 1,234.50 are read, 1,234 is quarantined as ambiguous).")] = None,
     home: HomeOpt = None,
     server: ServerOpt = None,
 ) -> None:
@@ -210,7 +213,8 @@ def ingest(
     from storemind.errors import StoreLockedError
 
     options = dict(mapping=_parse_mapping(map_ or []), delimiter=delimiter,
-                   defaults=_parse_mapping(set_ or [], "--set"), time_format=time_format)
+                   defaults=_parse_mapping(set_ or [], "--set"), time_format=time_format,
+                   decimal=decimal)
     try:
         store = _store(settings)
     except StoreLockedError:

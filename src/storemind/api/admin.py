@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 from datetime import UTC, datetime
+from typing import Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -59,6 +60,9 @@ class IngestIn(BaseModel):
     time_format: str | None = Field(
         None, max_length=100, description="How the file writes times, in strptime codes "
         "(e.g. %m/%d/%Y %H:%M); ISO times and Unix seconds are read without it.")
+    decimal: Literal[".", ","] | None = Field(
+        None, description="The file's decimal separator; without it a number's form decides "
+        "and 1,234 (1234 or 1.234) is quarantined.")
     keep: bool = Field(False, description="Keep the file in the inbox afterwards.")
 
 
@@ -96,7 +100,7 @@ def ingest(body: IngestIn, request: Request) -> IngestOut:
         report = store.ingest(body.table, path, mapping=body.mapping, fmt=body.format,
                               source_name=body.source_name or path.name,
                               delimiter=body.delimiter, defaults=body.defaults,
-                              time_format=body.time_format)
+                              time_format=body.time_format, decimal=body.decimal)
     finally:
         if not body.keep:
             path.unlink(missing_ok=True)

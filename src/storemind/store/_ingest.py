@@ -23,7 +23,7 @@ import pandas as pd
 
 from storemind.errors import IngestError
 from storemind.store._keys import KeyFilter
-from storemind.store._values import _lit, _q, _reason, _typed, check_time_format
+from storemind.store._values import ValueFormat, _lit, _q, _reason, _typed
 from storemind.store.schema import TableSchema
 
 __all__ = ["IngestReport", "ingest_source", "FORMATS", "format_of"]
@@ -357,6 +357,7 @@ def ingest_source(
     prepare: Callable[[_Stager, dict[str, str]], dict[str, str]] | None = None,
     finish: Callable[[_Stager, IngestReport], None] | None = None,
     time_format: str | None = None,
+    decimal: str | None = None,
 ) -> IngestReport:
     """Stage, validate and store one source into ``schema``'s table; see the module docstring.
 
@@ -366,8 +367,11 @@ def ingest_source(
     computed columns to the stage before validation and returns the mapping to use;
     ``finish`` runs after the rows are stored, while the stage still exists. ``time_format``
     (strptime codes, e.g. ``%m/%d/%Y %H:%M``) reads the times a file writes its own way;
-    ISO times and Unix seconds are read as well."""
-    check_time_format(con, time_format)
+    ISO times and Unix seconds are read as well. ``decimal`` (``"."`` or ``","``) is the
+    decimal separator of its numbers; without it, a number's form decides, and ``1,234``
+    (1234 or 1.234) is refused (:class:`~storemind.store._values.ValueFormat`)."""
+    values = ValueFormat(time_format, decimal)
+    values.check(con)
     if isinstance(source, pd.DataFrame):
         name = source_name or "<frame>"
         stager = _Stager(con, name, "frame")
@@ -395,7 +399,7 @@ def ingest_source(
             mapping = prepare(stager, mapping)
         report = _validate_and_store(
             con, schema, stager, name, mapping, defaults or {}, key_filters, return_keys,
-            time_format
+            values
         )
         if finish is not None:
             finish(stager, report)
@@ -413,7 +417,7 @@ def _validate_and_store(
     defaults: dict[str, str],
     key_filters: dict[str, KeyFilter] | None = None,
     return_keys: bool = False,
-    time_format: str | None = None,
+    values: ValueFormat = ValueFormat(),
 ) -> IngestReport:
     report = IngestReport(table=schema.name, source=source_name)
     staged = stager.staged_columns()
@@ -468,7 +472,7 @@ def _validate_and_store(
     # each value is parsed once, and raw rows are kept as JSON only for the bad ones
     idx = {c.name: i for i, c in enumerate(schema.columns)}
     layer1 = ", ".join(f"{raw(c.name)} AS _sm_b{idx[c.name]}" for c in schema.columns)
-    typed_exprs = {c.name: _typed(c, f"_sm_b{idx[c.name]}", time_format) for c in schema.columns}
+    typed_exprs = {c.name: _typed(c, f"_sm_b{idx[c.name]}", values) for c in schema.columns}
     if "attributes" not in wanted or "attributes" in source_of:
         report.ignored_columns = extras
     elif extras:
@@ -482,7 +486,7 @@ def _validate_and_store(
         and (c.name in source_of or c.name in defaults or c.required)
     ]
     layer3 = ", ".join(
-        f"{_reason(schema.column(n), f'_sm_b{idx[n]}', f'_sm_t{idx[n]}', time_format)} "
+        f"{_reason(schema.column(n), f'_sm_b{idx[n]}', f'_sm_t{idx[n]}', values)} "
         f"AS _sm_r{idx[n]}"
         for n in checked
     )

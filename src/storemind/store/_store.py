@@ -163,6 +163,7 @@ class Store:
         defaults: Mapping[str, Any] | None = None,
         progress: bool = False,
         time_format: str | None = None,
+        decimal: str | None = None,
     ) -> IngestReport:
         """Validate and store a CSV, Parquet or JSONL file, or a pandas frame, into ``table``.
 
@@ -171,8 +172,11 @@ class Store:
         columns (theirs -> ours); ``defaults`` fills a column that is absent or blank with a
         constant (e.g. ``{"event_type": "purchase"}``). ``time_format`` (strptime codes, e.g.
         ``"%m/%d/%Y %H:%M"``) reads times written the file's own way, such as a date whose
-        day and month only the file's convention tells apart. Raises :class:`IngestError`
-        when the source cannot be read at all or lacks a required column.
+        day and month only the file's convention tells apart. ``decimal`` (``"."`` or
+        ``","``) is the file's decimal separator; without it a number's form decides
+        (``2,55``, ``1.234,50`` and ``1,234.50`` are read; ``1,234`` is quarantined as
+        ambiguous). Currency signs and codes around a number are dropped. Raises
+        :class:`IngestError` when the source cannot be read at all or lacks a required column.
 
         ``table="order_lines"`` reads an order-lines export (order_id, ts, item_id, quantity,
         unit_price, optionally user_id, kind, title, ...) and fills ``orders``,
@@ -190,10 +194,10 @@ class Store:
                     self._con, source, store_file, mapping=dict(mapping or {}),
                     defaults={k: str(v) for k, v in (defaults or {}).items()},
                     source_name=source_name, fmt=fmt, delimiter=delimiter,
-                    time_format=time_format)
+                    time_format=time_format, decimal=decimal)
         return self._ingest(table, source, mapping=mapping, fmt=fmt, source_name=source_name,
                             delimiter=delimiter, defaults=defaults, progress=progress,
-                            time_format=time_format)
+                            time_format=time_format, decimal=decimal)
 
     def _ingest(
         self,
@@ -208,7 +212,7 @@ class Store:
         **options: Any,
     ) -> IngestReport:
         """:meth:`ingest` and :meth:`append`; ``options`` (fmt, source_name, delimiter,
-        time_format) go to the ingester as they are."""
+        time_format, decimal) go to the ingester as they are."""
         schema = table_schema(table)
         with self._lock:
             if not filtered:  # a bulk write: the key filter rebuilds when next needed
