@@ -126,3 +126,25 @@ def test_unanswered_log_round_trip(tmp_path) -> None:
         log.resolve("nope", "x")
     with pytest.raises(DataError):
         log.resolve(e["id"], " ")
+
+
+def test_html_descriptions_are_searched_as_plain_text() -> None:
+    """A Shopify export's descriptions are HTML: tags and entities are not search terms
+    ("strong" and "nbsp" were indexed for every bold description), words in them still are."""
+    from storemind._markup import plain_text
+    from storemind.assistant.search import item_text
+
+    assert plain_text("<p><strong>Organic</strong> cotton&nbsp;tee</p><ul><li>Blue</li>"
+                      "<li>Size &lt; 10</li></ul><script>var x = 1<2;</script><!-- x -->"
+                      ) == "Organic cotton tee Blue Size < 10"
+    assert plain_text("size < 10 & more, AT&T <3") == "size < 10 & more, AT&T <3"
+    items = pd.DataFrame({
+        "item_id": ["tee", "mug", "cap"],
+        "title": ["Tee", "Mug", "Cap"],
+        "description": ["<p><strong>Organic</strong> cotton&nbsp;tee</p>",
+                        "<p><strong>Stoneware</strong> mug, dishwasher safe</p>",
+                        "Strong peak for bright days"],
+    })
+    texts = item_text(items)
+    assert texts == ["Tee. Organic cotton tee", "Mug. Stoneware mug, dishwasher safe",
+                     "Cap. Strong peak for bright days"]

@@ -151,3 +151,13 @@ def test_real_encoder_places_items_by_meaning() -> None:
     assert scores[1, new[0]] > scores[0, new[0]]
     direct = encode_texts(["Matte red lipstick. Beauty > Lips"])
     np.testing.assert_allclose(direct[0], model.item_embeddings_[0], atol=1e-5)
+
+
+def test_item_texts_read_html_descriptions_as_plain_text() -> None:
+    """Tags would use up the characters an item's text is cut to and crowd the embedding."""
+    items = pd.DataFrame({"item_id": ["a", "b"], "title": ["Tee", "Mug"],
+                          "description": ["<div class=\"rte\"><p>Soft&amp;light</p></div>" * 40,
+                                          None]})
+    texts = item_texts(items, max_chars=60)
+    assert texts["a"].startswith("Tee. Soft&light Soft&light") and "<" not in texts["a"]
+    assert texts["b"] == "Mug"

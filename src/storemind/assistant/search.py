@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from storemind._base import Estimator
+from storemind._markup import plain_texts
 from storemind.assistant._compose import flatten, unflatten
 from storemind.assistant._query import ParsedQuery, parse_query
 from storemind.assistant.hybrid import HybridIndex
@@ -34,8 +35,9 @@ def item_text(items: pd.DataFrame) -> list[str]:
     """The text indexed for each item: title, brand, category, description, attributes."""
     parts = []
     for col in ("title", "brand", "category", "description"):
-        if col in items:
-            parts.append(items[col].astype(object).where(items[col].notna(), "").astype(str))
+        if col in items:  # descriptions are often HTML (a Shopify export): plain text
+            text = plain_texts(items[col])
+            parts.append(text.where(text.notna(), "").astype(str))
     if "attributes" in items:
         parts.append(items["attributes"].map(_attributes_text))
     if not parts:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from storemind._markup import plain_texts
 from storemind.errors import DataError
 from storemind.recommend._base import (
     Recommender,
@@ -82,7 +83,8 @@ def item_texts(items: pd.DataFrame, fields: Sequence[str] = TEXT_FIELDS,
     ids = items["item_id"].astype(str)
     if ids.duplicated().any():
         raise DataError(f"items frame repeats item_id {ids[ids.duplicated()].iloc[0]!r}")
-    parts = [items[f].astype("string").fillna("").str.strip() for f in present]
+    # descriptions are often HTML (a Shopify export): the model reads the plain text
+    parts = [plain_texts(items[f]).astype("string").fillna("").str.strip() for f in present]
     text = parts[0]
     for part in parts[1:]:
         text = text.str.cat(part, sep=". ")
