@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -123,6 +124,42 @@ def test_ingest_a_folder_or_a_pattern_of_daily_exports(
     empty.mkdir()
     nodata = runner.invoke(app, ["ingest", "events", str(empty)])
     assert nodata.exit_code == 1 and "without a CSV, Parquet or JSONL file" in nodata.output
+
+
+def test_quarantine_export_fix_and_ingest_again(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bad rows come out with line, column and reason and their fields as written; fixed
+    and ingested again they are stored (the quarantine_* columns skipped), and --clear
+    empties what was exported, nothing else."""
+    monkeypatch.chdir(tmp_path)
+    Path("ev.csv").write_text("event_id,user_id,item_id,event_type,value,ts\n"
+                              "e1,u1,i1,view,,2024-01-01\ne2,,i2,cart,1,2024-01-02\n"
+                              "e3,u3,i3,purchase,abc,2024-01-03\n")
+    Path("items.csv").write_text("item_id,price\nx,-1\n")
+    assert runner.invoke(app, ["ingest", "events", "ev.csv"]).exit_code == 0
+    assert runner.invoke(app, ["ingest", "items", "items.csv"]).exit_code == 1
+    result = runner.invoke(app, ["export", "quarantine", "bad.csv", "--table", "events"])
+    assert result.exit_code == 0 and "wrote 2 quarantined rows" in result.output
+    bad = pd.read_csv("bad.csv", dtype=str)
+    assert bad.quarantine_line.tolist() == ["3", "4"]
+    assert bad.quarantine_reason.tolist() == ["missing required value in column user_id",
+                                              "not a number in column value"]
+    assert bad.event_id.tolist() == ["e2", "e3"] and bad["value"].tolist() == ["1", "abc"]
+    bad.loc[0, "user_id"], bad.loc[1, "value"] = "u2", "2"
+    bad.to_csv("fixed.csv", index=False)
+    again = runner.invoke(app, ["ingest", "events", "fixed.csv"])
+    assert again.exit_code == 0 and "stored 2" in again.output
+    assert "ignored" not in again.output  # the quarantine_* columns are not data
+    cleared = runner.invoke(app, ["export", "quarantine", "done.jsonl", "--source", "ev.csv",
+                                  "--clear"])
+    assert cleared.exit_code == 0 and "2 cleared" in cleared.output
+    assert len(Path("done.jsonl").read_text().splitlines()) == 2
+    rest = runner.invoke(app, ["export", "quarantine", "rest.parquet"])
+    assert rest.exit_code == 0 and "wrote 1 quarantined rows" in rest.output  # the item
+    assert pd.read_parquet("rest.parquet").item_id.tolist() == ["x"]
+    odd = runner.invoke(app, ["export", "quarantine", "bad.xls"])
+    assert odd.exit_code == 1 and "cannot tell the format" in odd.output
 
 
 def test_ingest_fails_only_when_nothing_can_be_stored(home: Path, tmp_path: Path) -> None:

@@ -519,3 +519,24 @@ def test_times_with_offsets_unix_times_and_far_off_years(store: Store, tmp_path:
     rep = store.ingest("items", items)
     assert (rep.stored, rep.quarantined) == (1, 1)
     assert rep.reasons == {"timestamp outside 1700-2200 in column created_at": 1}
+
+
+def test_quarantined_rows_come_back_with_their_fields(store: Store, tmp_path: Path) -> None:
+    """`Store.quarantined` gives each bad row's place, reason and fields as written (a line
+    the reader could not split keeps its text); `clear_quarantine` deletes only what it is
+    asked to."""
+    f = tmp_path / "mal.csv"
+    f.write_text("event_id,user_id,event_type,ts\ne1,u1,view,2024-01-01\n"
+                 "e2,u2,view,2024-01-01,extra,more\ne3,,view,2024-01-01\n")
+    store.ingest("events", f)
+    store.ingest("items", pd.DataFrame({"item_id": ["x"], "price": ["-1"]}))
+    q = store.quarantined("events")
+    assert q.quarantine_line.tolist() == [3, 4]
+    assert q.quarantine_raw.tolist() == ["e2,u2,view,2024-01-01,extra,more", None]
+    assert q.loc[1, ["event_id", "event_type"]].tolist() == ["e3", "view"]
+    assert pd.isna(q.loc[1, "user_id"]) and q.quarantine_column.tolist()[1] == "user_id"
+    assert len(store.quarantined(source=str(f))) == 2 and len(store.quarantined()) == 3
+    with pytest.raises(NotFoundError):
+        store.quarantined("nope")
+    assert store.clear_quarantine("events", "another.csv") == 0
+    assert store.clear_quarantine("events") == 2 and store.count("quarantine") == 1

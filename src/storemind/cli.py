@@ -22,6 +22,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from storemind._files import files_named as _files_named
 from storemind._remote import ingest_through_server as _ingest_through_server
 from storemind._remote import server_url as _server_url
 from storemind._remote import store_or_snapshot as _store_or_snapshot
@@ -246,28 +247,6 @@ def ingest(
         _ingest_files(table, _files_named(file, fmt), one)
     finally:
         store.close()
-
-
-def _files_named(file: Path, fmt: str | None) -> list[Path]:
-    """What FILE names: the file itself; a folder's CSV, Parquet and JSONL files (every file
-    with ``--format``); or a glob pattern's files. In name order, so daily exports go in by
-    date."""
-    import glob
-
-    from storemind.store import format_of
-
-    if file.is_dir():
-        files = sorted(p for p in file.iterdir() if p.is_file() and not p.name.startswith(".")
-                       and (fmt or format_of(p)))
-        if not files:
-            raise StoremindError(f"{file} is a folder without a CSV, Parquet or JSONL file")
-        return files
-    if not file.exists() and glob.has_magic(str(file)):
-        files = sorted(Path(p) for p in glob.glob(str(file)) if Path(p).is_file())
-        if not files:
-            raise StoremindError(f"no file matches {file}")
-        return files
-    return [file]
 
 
 def _ingest_files(table: str, files: list[Path], ingest_one: Any) -> None:
@@ -628,6 +607,41 @@ def export_segments(
     finally:
         store.close()
     console.print(f"wrote {out}")
+
+
+@export_app.command("quarantine")
+@_friendly
+def export_quarantine(
+    path: Annotated[Path, typer.Argument(help="File to write (.csv, .parquet or .jsonl).")],
+    table: Annotated[str | None, typer.Option(help="Only rows meant for this table.")] = None,
+    source: Annotated[str | None, typer.Option(help="Only rows from this file.")] = None,
+    clear: Annotated[bool, typer.Option(
+        help="Delete the exported rows from the quarantine afterwards.")] = False,
+    home: HomeOpt = None,
+) -> None:
+    """The quarantined rows with where each came from and why, its fields as the file wrote
+    them: fix them and ingest the file again (its quarantine_* columns are skipped)."""
+    from storemind.store import format_of
+
+    kind = format_of(path)
+    if kind is None:
+        raise StoremindError(f"cannot tell the format of {path}; name it .csv, .parquet or "
+                             ".jsonl")
+    store = _store(_settings(home))
+    try:
+        rows = store.quarantined(table, source)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if kind == "csv":
+            rows.to_csv(path, index=False)
+        elif kind == "parquet":
+            rows.astype({c: "string" for c in rows.columns[5:]}).to_parquet(path, index=False)
+        else:
+            rows.to_json(path, orient="records", lines=True)
+        cleared = store.clear_quarantine(table, source) if clear and len(rows) else 0
+    finally:
+        store.close()
+    console.print(f"wrote {len(rows):,} quarantined rows to {path}"
+                  + (f"; {cleared:,} cleared from the quarantine" if clear else ""))
 
 
 experiment_app = typer.Typer(

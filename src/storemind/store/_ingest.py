@@ -29,6 +29,10 @@ from storemind.store.schema import TableSchema
 __all__ = ["IngestReport", "ingest_source", "FORMATS", "format_of"]
 
 FORMATS = ("csv", "parquet", "jsonl")
+#: The columns :meth:`Store.quarantined` adds to the rows it exports; ingesting a fixed
+#: export skips them.
+QUARANTINE_EXPORT_COLUMNS = frozenset(
+    f"quarantine_{c}" for c in ("table", "source", "line", "column", "reason", "raw"))
 _JSONL_CHUNK = 200_000
 _SNIFF_BYTES = 1 << 20
 _DQ = '"'
@@ -420,7 +424,8 @@ def _validate_and_store(
     values: ValueFormat = ValueFormat(),
 ) -> IngestReport:
     report = IngestReport(table=schema.name, source=source_name)
-    staged = stager.staged_columns()
+    # (a quarantine export's own columns, ``Store.quarantined``, are not the source's data)
+    staged = [c for c in stager.staged_columns() if c not in QUARANTINE_EXPORT_COLUMNS]
     # where each canonical column comes from
     wanted = set(schema.names)
     unknown_targets = sorted(set(mapping.values()) - wanted)

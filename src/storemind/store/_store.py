@@ -7,6 +7,7 @@ runs on Spark through :class:`storemind.store.SparkStore`.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -136,6 +137,54 @@ class Store:
             .aggregate(rows=q.count())
             .order_by(ibis.desc("rows"))
         )
+
+    def quarantined(self, table: str | None = None, source: str | None = None) -> pd.DataFrame:
+        """The quarantined rows (of one ``table`` and/or ``source`` when given), in the order
+        they came: ``quarantine_table``, ``quarantine_source``, ``quarantine_line``,
+        ``quarantine_column`` and ``quarantine_reason``, then each field as the source wrote
+        it (a line the reader could not split keeps its text in ``quarantine_raw``).
+        Fixed and ingested again, such a file stores its rows: ingestion skips these
+        ``quarantine_*`` columns."""
+        if table is not None:
+            table_schema(table)
+        where, args = [], []
+        for col, value in (("table_name", table), ("source", source)):
+            if value is not None:
+                where.append(f"{col} = ?")
+                args.append(value)
+        sql = ("SELECT table_name, source, line, column_name, reason, raw FROM quarantine"
+               + (" WHERE " + " AND ".join(where) if where else "")
+               + " ORDER BY ingested_at, table_name, source, line")
+        with self._lock:
+            q = self._con.execute(sql, args).df()
+        fields, unsplit = [], []
+        for raw in q["raw"]:
+            try:
+                doc = json.loads(raw) if isinstance(raw, str) else None
+            except ValueError:
+                doc = None
+            fields.append(doc if isinstance(doc, dict) else {})
+            unsplit.append(None if isinstance(doc, dict) else raw)
+        out = q.drop(columns="raw").set_axis(
+            [f"quarantine_{c}" for c in ("table", "source", "line", "column", "reason")], axis=1)
+        out["quarantine_line"] = out["quarantine_line"].astype("Int64")
+        if any(u is not None for u in unsplit):
+            out["quarantine_raw"] = unsplit
+        return pd.concat([out, pd.DataFrame(fields, index=out.index)], axis=1)
+
+    def clear_quarantine(self, table: str | None = None, source: str | None = None) -> int:
+        """Delete quarantined rows (of one ``table`` and/or ``source`` when given), e.g. once
+        they are fixed and stored; returns how many."""
+        if table is not None:
+            table_schema(table)
+        where, args = ["TRUE"], []
+        for col, value in (("table_name", table), ("source", source)):
+            if value is not None:
+                where.append(f"{col} = ?")
+                args.append(value)
+        with self._lock:
+            return int(self._con.execute(
+                "DELETE FROM quarantine WHERE " + " AND ".join(where), args).fetchone()[0])
 
     def events_per_day(self, event_types: Iterable[str] | None = None) -> pd.DataFrame:
         """Events per day and type: columns day, event_type, events."""
