@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.machinery
+import io
 import socket
 import sys
 import threading
@@ -55,6 +56,14 @@ def test_overview_shows_tables_ranges_and_chart(client, store):
     assert "2024-05-01 00:00" in html and "2024-05-10 09:00" in html  # events date range
     assert "unknown value (expected view/click/cart/purchase/rating/search)" in html
     assert "bad.csv" in html
+    # each quarantine row links to its rows as CSV, to fix and ingest again
+    link = "/dashboard/quarantine.csv?table=events&amp;source=bad.csv"
+    assert link in html
+    got = client.get(link.replace("&amp;", "&"))
+    assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv")
+    rows = pd.read_csv(io.StringIO(got.text))
+    assert rows.event_type.tolist() == ["teleport"] and rows.quarantine_source[0] == "bad.csv"
+    assert client.get("/dashboard/quarantine.csv?table=nope").status_code == 404
     for cap in CAPABILITY_INFO:
         assert f'href="/dashboard/{cap}"' in html
     # experiments has no model: the page must not send anyone to `storemind train experiments`

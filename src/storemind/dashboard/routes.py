@@ -9,7 +9,7 @@ from typing import Any
 
 import jinja2
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -98,6 +98,17 @@ def overview(request: Request) -> HTMLResponse:
             present={c for c in CAPABILITY_INFO if _exists(f"storemind.{c}.pipeline")},
         ),
     })
+
+
+@router.get("/dashboard/quarantine.csv")
+def quarantine_csv(request: Request, table: str | None = None,
+                   source: str | None = None) -> Response:
+    """The quarantined rows (of one table and/or source) as CSV, as `storemind export
+    quarantine` writes them: to fix and ingest again."""
+    rows = request.app.state.store.quarantined(table, source)
+    name = "quarantine" + (f"-{table}" if table else "") + ".csv"
+    return Response(rows.to_csv(index=False), media_type="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @router.get("/dashboard/{cap}", response_class=HTMLResponse)
