@@ -30,6 +30,8 @@ def _cases(tmp: Path) -> list[list[str]]:
         ["ingest", "events", str(tmp / "empty")],  # a folder without data files
         ["ingest", "events", str(tmp / "nothing-*.csv")],  # a pattern matching nothing
         ["ingest", "events", str(tmp / "events.csv"), "--time-format", "%Q"],
+        ["ingest", "events", str(tmp / "events.csv"), "--encoding", "ebcdic"],
+        ["ingest", "events", str(tmp / "events.csv"), "--decimal", ";"],
         ["ingest", "events", str(tmp / "events.csv"), "--map", "ts=ts", "--map", "ts=user_id"],
         ["ingest", "astrology", str(tmp / "events.csv")],
         ["ingest", "--dataset", "astrology"],

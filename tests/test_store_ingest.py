@@ -540,3 +540,29 @@ def test_quarantined_rows_come_back_with_their_fields(store: Store, tmp_path: Pa
         store.quarantined("nope")
     assert store.clear_quarantine("events", "another.csv") == 0
     assert store.clear_quarantine("events") == 2 and store.count("quarantine") == 1
+
+
+def test_encodings_of_windows_and_excel_exports(store: Store, tmp_path: Path) -> None:
+    """A Windows export (Windows-1252: every line with é or £ was quarantined as "invalid
+    encoding") and Excel's "Unicode text" (UTF-16: columns named with NUL bytes) are read by
+    their first bytes; a late non-UTF-8 line says what to give, and the given encoding reads
+    it."""
+    (tmp_path / "win.csv").write_bytes("item_id,title,price\ni1,Café crème,£2.50\n"
+                                       .encode("cp1252"))
+    (tmp_path / "excel.txt").write_bytes("item_id\ttitle\ni2\tTé\n".encode("utf-16"))
+    (tmp_path / "bom.csv").write_bytes("item_id,title\ni3,Crème\n".encode("utf-8-sig"))
+    assert store.ingest("items", tmp_path / "win.csv").stored == 1
+    assert store.ingest("items", tmp_path / "excel.txt", delimiter="\t").stored == 1
+    assert store.ingest("items", tmp_path / "bom.csv").stored == 1
+    got = store.frame("items").set_index("item_id")
+    assert got.title.to_dict() == {"i1": "Café crème", "i2": "Té", "i3": "Crème"}
+    assert got.price["i1"] == 2.5
+    late = tmp_path / "late.csv"  # UTF-8-clean for its first MiB
+    late.write_bytes(("item_id,title\n" + "".join(f"a{i},plain {i}\n" for i in range(80_000))
+                      + "z,Café\n").encode("cp1252"))
+    rep = store.ingest("items", late)
+    assert rep.quarantined == 1 and "give the file's encoding" in next(iter(rep.reasons))
+    assert store.ingest("items", late, encoding="latin1").stored == 1
+    assert store.frame("items").set_index("item_id").title["z"] == "Café"
+    with pytest.raises(IngestError, match="unknown encoding 'ebcdic'"):
+        store.ingest("items", late, encoding="ebcdic")

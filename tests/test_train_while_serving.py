@@ -149,11 +149,13 @@ def test_cli_ingest_and_status_through_running_server(tmp_path: Path) -> None:
         # the time format and the decimal separator reach the server's reader
         us = tmp_path / "us.csv"
         us.write_text("event_id;user_id;event_type;value;ts\nu1;u1;view;1,250;2/24/2015 22:55\n")
+        us.write_bytes(us.read_text().replace("u1;u1;", "u1;ü1;").encode("latin-1"))
         rc, out = cli("ingest", "events", str(us), "--time-format", "%m/%d/%Y %H:%M",
-                      "--decimal", ",")
+                      "--decimal", ",", "--encoding", "latin-1")
         assert rc == 0 and "stored 1" in out, out
         row = store.frame("events").set_index("event_id").loc["u1"]
-        assert (row.ts, row.value) == (pd.Timestamp("2015-02-24 22:55"), 1.25)
+        assert (row.ts, row.value, row.user_id) == (pd.Timestamp("2015-02-24 22:55"), 1.25,
+                                                    "ü1")
         # a folder of daily files: each goes to the server in turn
         daily = tmp_path / "daily"
         daily.mkdir()

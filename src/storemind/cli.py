@@ -197,6 +197,8 @@ def ingest(
     decimal: Annotated[str | None, typer.Option(
         help="The file's decimal separator, . or , (without it a number's form decides: "
              "2,55 and 1,234.50 are read, 1,234 is quarantined as ambiguous).")] = None,
+    encoding: Annotated[str | None, typer.Option(
+        help="A CSV file's encoding: utf-8, utf-16 or latin-1 (default: detected).")] = None,
     home: HomeOpt = None,
     server: ServerOpt = None,
 ) -> None:
@@ -215,7 +217,7 @@ def ingest(
 
     options = dict(mapping=_parse_mapping(map_ or []), delimiter=delimiter,
                    defaults=_parse_mapping(set_ or [], "--set"), time_format=time_format,
-                   decimal=decimal)
+                   decimal=decimal, encoding=encoding)
     try:
         store = _store(settings)
     except StoreLockedError:

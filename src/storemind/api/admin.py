@@ -63,6 +63,9 @@ class IngestIn(BaseModel):
     decimal: Literal[".", ","] | None = Field(
         None, description="The file's decimal separator; without it a number's form decides "
         "and 1,234 (1234 or 1.234) is quarantined.")
+    encoding: str | None = Field(
+        None, max_length=20, description="A CSV file's text encoding (utf-8, utf-16, "
+        "latin-1); without it, read from the file's first MiB.")
     keep: bool = Field(False, description="Keep the file in the inbox afterwards.")
 
 
@@ -100,7 +103,8 @@ def ingest(body: IngestIn, request: Request) -> IngestOut:
         report = store.ingest(body.table, path, mapping=body.mapping, fmt=body.format,
                               source_name=body.source_name or path.name,
                               delimiter=body.delimiter, defaults=body.defaults,
-                              time_format=body.time_format, decimal=body.decimal)
+                              time_format=body.time_format, decimal=body.decimal,
+                              encoding=body.encoding)
     finally:
         if not body.keep:
             path.unlink(missing_ok=True)

@@ -108,6 +108,36 @@ def format_of(path: str | Path) -> str | None:
     return None
 
 
+#: The text encodings the reader knows, by the names people write them with.
+ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "utf-16": "utf-16", "utf16": "utf-16",
+             "latin-1": "latin-1", "latin1": "latin-1", "iso-8859-1": "latin-1"}
+
+
+def detect_encoding(head: bytes) -> str | None:
+    """A CSV file's encoding from its first bytes: ``utf-16`` after a UTF-16 byte-order mark
+    (Excel's "Unicode text"), None (UTF-8) when they decode as UTF-8, else ``latin-1``
+    (a Windows or older export; ISO-8859-1 reads every byte, and agrees with Windows-1252
+    on the letters and signs shops use, such as é and £)."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None if exc.start >= len(head) - 3 else "latin-1"  # a character cut at the end
+    return None
+
+
+def check_encoding(encoding: str | None) -> str | None:
+    """The reader's name for ``encoding``; :class:`IngestError` for one it does not know."""
+    if encoding is None:
+        return None
+    known = ENCODINGS.get(encoding.strip().lower().replace("_", "-"))
+    if known is None:
+        raise IngestError(f"unknown encoding {encoding!r}; the reader knows utf-8, utf-16 and "
+                          "latin-1 (Windows-1252 files read as latin-1)")
+    return None if known == "utf-8" else known
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
@@ -142,17 +172,23 @@ class _Stager:
         self.columns: list[str] | None = None
         self._stage_table = False
         self._extended = False  # computed columns added (extend): _stage1 to drop
+        #: a CSV file's text encoding as given or detected (None: UTF-8)
+        self.encoding: str | None = None
 
-    def file(self, path: Path, fmt: str, delimiter: str | None) -> None:
+    def file(self, path: Path, fmt: str, delimiter: str | None,
+             encoding: str | None = None) -> None:
         p = _lit(str(path))
         if fmt == "csv":
             if not delimiter and path.name.lower().removesuffix(".gz").endswith(".tsv"):
                 delimiter = "\t"
+            self.encoding = encoding
             opts = self._csv_dialect(path, delimiter)
             if opts is None:  # let the engine sniff the whole file (and say what is wrong)
                 opts = "all_varchar=true, header=true"
                 if delimiter:
                     opts += f", delim={_lit(delimiter)}"
+            if self.encoding:
+                opts += f", encoding={_lit(self.encoding)}"
             self._create(f"SELECT * FROM read_csv({p}, {opts}, store_rejects=true)")
         elif fmt == "parquet":
             self._create(f"SELECT * FROM read_parquet({p})")
@@ -176,6 +212,10 @@ class _Stager:
                 head = fh.read(_SNIFF_BYTES + 1)
         except (OSError, EOFError):
             return None
+        if self.encoding is None:
+            self.encoding = detect_encoding(head)
+        if self.encoding == "utf-16":  # two bytes a character: the engine sniffs the file
+            return None
         if len(head) > _SNIFF_BYTES:  # whole lines only
             head = head[: head.rfind(b"\n") + 1]
         if not head.strip():
@@ -186,6 +226,8 @@ class _Stager:
             # ignore_errors: a malformed line in the head must not derail the dialect (the
             # full read rejects it into the quarantine, with its line)
             args = "all_varchar=true, header=true, ignore_errors=true"
+            if self.encoding:
+                args += f", encoding={_lit(self.encoding)}"
             if delimiter:
                 args += f", delim={_lit(delimiter)}"
             try:
@@ -243,8 +285,10 @@ class _Stager:
         for line, col, etype, raw in rej:
             if int(line) not in seen:
                 seen.add(int(line))
-                self.parse_rejects.append(
-                    (int(line), col, f"malformed CSV line: {etype.lower()}", raw))
+                why = f"malformed CSV line: {etype.lower()}"
+                if why.endswith("invalid encoding"):  # UTF-8 read, another encoding written
+                    why += " (not UTF-8: give the file's encoding, e.g. latin-1)"
+                self.parse_rejects.append((int(line), col, why, raw))
         self.con.execute("DELETE FROM reject_errors; DELETE FROM reject_scans;")
 
     def staged_columns(self) -> list[str]:
@@ -362,6 +406,7 @@ def ingest_source(
     finish: Callable[[_Stager, IngestReport], None] | None = None,
     time_format: str | None = None,
     decimal: str | None = None,
+    encoding: str | None = None,
 ) -> IngestReport:
     """Stage, validate and store one source into ``schema``'s table; see the module docstring.
 
@@ -373,9 +418,12 @@ def ingest_source(
     (strptime codes, e.g. ``%m/%d/%Y %H:%M``) reads the times a file writes its own way;
     ISO times and Unix seconds are read as well. ``decimal`` (``"."`` or ``","``) is the
     decimal separator of its numbers; without it, a number's form decides, and ``1,234``
-    (1234 or 1.234) is refused (:class:`~storemind.store._values.ValueFormat`)."""
+    (1234 or 1.234) is refused (:class:`~storemind.store._values.ValueFormat`). ``encoding``
+    (utf-8, utf-16 or latin-1) is a CSV file's; without it, it is read from the file's
+    first MiB (:func:`detect_encoding`)."""
     values = ValueFormat(time_format, decimal)
     values.check(con)
+    encoding = check_encoding(encoding)
     if isinstance(source, pd.DataFrame):
         name = source_name or "<frame>"
         stager = _Stager(con, name, "frame")
@@ -389,7 +437,7 @@ def ingest_source(
         kind = _detect_format(path, fmt)
         stager = _Stager(con, name, kind)
         try:
-            stager.file(path, kind, delimiter)
+            stager.file(path, kind, delimiter, encoding)
         except IngestError:
             raise
         except Exception as exc:  # the engine's parse error, reworded

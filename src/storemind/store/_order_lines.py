@@ -177,7 +177,7 @@ def ingest_order_lines(
     """Validate an order-lines source and fill the canonical tables from it (module
     docstring). ``store_file(table, path, source_name)`` stores a table's derived rows (a
     Parquet file) the way :meth:`Store.ingest` does; ``options`` (fmt, delimiter,
-    time_format, decimal) go to the reader."""
+    time_format, decimal, encoding) go to the reader."""
     derived: dict[str, IngestReport] = {}
 
     def finish(stager: _Stager, report: IngestReport) -> None:

@@ -213,6 +213,7 @@ class Store:
         progress: bool = False,
         time_format: str | None = None,
         decimal: str | None = None,
+        encoding: str | None = None,
     ) -> IngestReport:
         """Validate and store a CSV, Parquet or JSONL file, or a pandas frame, into ``table``.
 
@@ -224,7 +225,9 @@ class Store:
         day and month only the file's convention tells apart. ``decimal`` (``"."`` or
         ``","``) is the file's decimal separator; without it a number's form decides
         (``2,55``, ``1.234,50`` and ``1,234.50`` are read; ``1,234`` is quarantined as
-        ambiguous). Currency signs and codes around a number are dropped. Raises
+        ambiguous). Currency signs and codes around a number are dropped. ``encoding``
+        (utf-8, utf-16, latin-1) is a CSV file's text encoding; without it, it is read from
+        the file's first MiB (a Windows export in Windows-1252 reads as latin-1). Raises
         :class:`IngestError` when the source cannot be read at all or lacks a required column.
 
         ``table="order_lines"`` reads an order-lines export (order_id, ts, item_id, quantity,
@@ -243,10 +246,10 @@ class Store:
                     self._con, source, store_file, mapping=dict(mapping or {}),
                     defaults={k: str(v) for k, v in (defaults or {}).items()},
                     source_name=source_name, fmt=fmt, delimiter=delimiter,
-                    time_format=time_format, decimal=decimal)
+                    time_format=time_format, decimal=decimal, encoding=encoding)
         return self._ingest(table, source, mapping=mapping, fmt=fmt, source_name=source_name,
                             delimiter=delimiter, defaults=defaults, progress=progress,
-                            time_format=time_format, decimal=decimal)
+                            time_format=time_format, decimal=decimal, encoding=encoding)
 
     def _ingest(
         self,
@@ -261,7 +264,7 @@ class Store:
         **options: Any,
     ) -> IngestReport:
         """:meth:`ingest` and :meth:`append`; ``options`` (fmt, source_name, delimiter,
-        time_format, decimal) go to the ingester as they are."""
+        time_format, decimal, encoding) go to the ingester as they are."""
         schema = table_schema(table)
         with self._lock:
             if not filtered:  # a bulk write: the key filter rebuilds when next needed
