@@ -79,3 +79,41 @@ def test_event_sequences_are_identical_on_duckdb_and_spark(store: Store, spark, 
     assert on_duck["kind"][-1].sum() == 0 and (on_duck["kind"][:-1] > 0).any(axis=1).all()
     for k in ("kind", "cat", "gap", "age", "value", "count"):
         np.testing.assert_allclose(on_duck[k], on_spark[k], rtol=1e-6, err_msg=k)
+
+
+@pytest.mark.spark
+def test_train_on_spark_gives_the_duckdb_results(spark, tmp_path, monkeypatch) -> None:
+    """`storemind train --engine local[2]` computes every feature on Spark (the tables go over
+    as Parquet) and registers the same metrics as training on DuckDB; without pyspark's
+    session it says what is missing instead of a traceback."""
+    from typer.testing import CliRunner
+
+    from storemind.cli import app
+    from storemind.config import Settings
+    from storemind.datasets import simulate
+    from storemind.registry import Registry
+
+    monkeypatch.setenv("STOREMIND_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("STOREMIND_ENGINE", "duckdb")  # restored after the CLI sets it
+    settings = Settings()
+    with Store.open(settings) as store:
+        simulate(store, n_users=300, n_items=80, n_days=60, fraud_rate=0.05, progress=False)
+    caps = ["customers", "operations", "risk"]
+    runner = CliRunner()
+    on_spark = runner.invoke(app, ["train", *caps, "--engine", "local[2]"])
+    assert on_spark.exit_code == 0, on_spark.output
+    assert "computing features on Spark (local[2])" in on_spark.output
+    registry = Registry(settings.models_path)
+
+    def metrics(cap: str) -> dict:
+        return {k: round(v, 9) if isinstance(v, float) else v
+                for k, v in registry.get(cap).metrics.items() if "seconds" not in k}
+
+    spark_metrics = {cap: metrics(cap) for cap in caps}
+    on_duck = runner.invoke(app, ["train", *caps, "--engine", "duckdb"])
+    assert on_duck.exit_code == 0 and "Spark" not in on_duck.output
+    assert all(registry.get(cap).version == "v0002" for cap in caps)
+    assert {cap: metrics(cap) for cap in caps} == spark_metrics
+    assert len(spark_metrics["customers"]) > 3 and "holdout_wape" in spark_metrics["operations"]
+    bad = runner.invoke(app, ["train", "customers", "--engine", "hadoop"])
+    assert bad.exit_code == 1 and "engine must be" in bad.output

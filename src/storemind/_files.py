@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from storemind.errors import StoremindError
 
-__all__ = ["files_named"]
+__all__ = ["files_named", "write_frame"]
 
 
 def files_named(file: Path, fmt: str | None) -> list[Path]:
@@ -29,3 +31,22 @@ def files_named(file: Path, fmt: str | None) -> list[Path]:
             raise StoremindError(f"no file matches {file}")
         return files
     return [file]
+
+
+def write_frame(frame: pd.DataFrame, path: Path, text_from: int | None = None) -> None:
+    """Write ``frame`` as its name says (.csv, .parquet or .jsonl; :class:`StoremindError`
+    otherwise); ``text_from``: columns from this position on are text in Parquet."""
+    from storemind.store import format_of
+
+    kind = format_of(path)
+    if kind is None:
+        raise StoremindError(f"cannot tell the format of {path}; name it .csv, .parquet or "
+                             ".jsonl")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "csv":
+        frame.to_csv(path, index=False)
+    elif kind == "parquet":
+        text = frame.columns[text_from:] if text_from is not None else []
+        frame.astype({c: "string" for c in text}).to_parquet(path, index=False)
+    else:
+        frame.to_json(path, orient="records", lines=True)

@@ -292,6 +292,9 @@ def train(
         list[str] | None,
         typer.Argument(help="Capabilities to train (default: every one installed)."),
     ] = None,
+    engine: Annotated[str | None, typer.Option(
+        help="Where features are computed: duckdb (default), or Spark: local[N], "
+             "spark://host:port ($STOREMIND_ENGINE).")] = None,
     home: HomeOpt = None,
     server: ServerOpt = None,
 ) -> None:
@@ -300,6 +303,8 @@ def train(
     When a running server holds the store, training asks it for a snapshot and trains from
     that; the server switches to the new versions without a restart.
     """
+    if engine is not None:
+        os.environ["STOREMIND_ENGINE"] = engine
     settings = _settings(home)
     wanted = _wanted(capabilities)
     if not wanted:
@@ -307,7 +312,13 @@ def train(
         return
     from storemind.registry import Registry
 
-    store = _store_or_snapshot(settings, server)
+    store = source = _store_or_snapshot(settings, server)
+    if settings.engine != "duckdb":  # features on Spark, models fitted here
+        from storemind.store import SparkStore
+
+        console.print(f"computing features on Spark ({settings.engine}); the tables go over "
+                      "as Parquet")
+        store = SparkStore.for_engine(source, settings.engine)
     registry = Registry(settings.models_path)
     table = Table("capability", "version", "seconds", "metrics", title="trained")
     failed = []
@@ -337,6 +348,8 @@ def train(
                                   f"(STOREMIND_KEEP_VERSIONS={settings.keep_versions})")
     finally:
         store.close()
+        if source is not store:
+            source.close()
     console.print(table)
     if failed:
         raise _fail(f"training failed for {failed}")
@@ -623,22 +636,12 @@ def export_quarantine(
 ) -> None:
     """The quarantined rows with where each came from and why, its fields as the file wrote
     them: fix them and ingest the file again (its quarantine_* columns are skipped)."""
-    from storemind.store import format_of
+    from storemind._files import write_frame
 
-    kind = format_of(path)
-    if kind is None:
-        raise StoremindError(f"cannot tell the format of {path}; name it .csv, .parquet or "
-                             ".jsonl")
     store = _store(_settings(home))
     try:
         rows = store.quarantined(table, source)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if kind == "csv":
-            rows.to_csv(path, index=False)
-        elif kind == "parquet":
-            rows.astype({c: "string" for c in rows.columns[5:]}).to_parquet(path, index=False)
-        else:
-            rows.to_json(path, orient="records", lines=True)
+        write_frame(rows, path, text_from=5)  # the fields as the file wrote them: text
         cleared = store.clear_quarantine(table, source) if clear and len(rows) else 0
     finally:
         store.close()

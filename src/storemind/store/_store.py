@@ -20,6 +20,7 @@ import pandas as pd
 from storemind.errors import NotFoundError, StoreLockedError  # noqa: F401
 from storemind.store._ingest import IngestReport, build_key_filter, ingest_source
 from storemind.store._keys import KeyFilter
+from storemind.store._reading import TableReader
 from storemind.store.schema import QUARANTINE, TABLES, TableSchema, table_schema
 
 __all__ = ["Store"]
@@ -34,7 +35,7 @@ def _ddl(schema: TableSchema, *, temp: bool = False) -> str:
     return f'{create} "{schema.name}" (' + ", ".join(cols) + ")"
 
 
-class Store:
+class Store(TableReader):
     """The canonical tables in one DuckDB file (or in memory with ``path=":memory:"``).
 
     Parameters
@@ -102,32 +103,9 @@ class Store:
         with self._lock:
             return self._ibis.execute(expr)
 
-    def frame(self, name: str, columns: Iterable[str] | None = None) -> pd.DataFrame:
-        """A whole canonical table as a pandas frame (use Ibis for anything large)."""
-        t = self.table(name)
-        if columns is not None:
-            t = t.select(*columns)
-        return self.execute(t)
-
-    def count(self, name: str) -> int:
-        return int(self.execute(self.table(name).count()))
-
     def counts(self) -> dict[str, int]:
         """Rows in every canonical table and in quarantine."""
         return {name: self.count(name) for name in [*TABLES, "quarantine"]}
-
-    def time_range(self, name: str) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
-        """First and last timestamp of a table (None, None for a table without time or rows)."""
-        col = table_schema(name).time_column
-        if col is None:
-            return None, None
-        t = self.table(name)
-        row = self.execute(t.aggregate(lo=t[col].min(), hi=t[col].max()))
-        lo, hi = row["lo"].iloc[0], row["hi"].iloc[0]
-        return (
-            None if pd.isna(lo) else pd.Timestamp(lo),
-            None if pd.isna(hi) else pd.Timestamp(hi),
-        )
 
     def quarantine_summary(self) -> pd.DataFrame:
         """Quarantined rows counted by table, source and reason."""
