@@ -8,6 +8,7 @@ import sys
 import types
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
@@ -400,3 +401,24 @@ def test_docs_page_is_served_without_a_cdn(tmp_path) -> None:
         assert "cdn" not in page.text.lower()
         js = client.get("/static/swagger/swagger-ui-bundle.js")
         assert js.status_code == 200 and len(js.content) > 100_000
+
+
+def test_quarantine_rows_readable_over_http(client, store):
+    """The rows ingestion refused, with line, reason and fields; filtered, capped, and an
+    oversized limit or an unknown table is a clear 4xx."""
+    store.ingest("events", pd.DataFrame([
+        {"event_id": "a", "user_id": "u", "event_type": "teleport", "ts": "2024-05-01"},
+        {"event_id": "b", "user_id": "", "event_type": "view", "ts": "2024-05-01"},
+        {"event_id": "c", "user_id": "u", "event_type": "view", "ts": "2024-05-01"}]),
+        source_name="bad.csv")
+    r = client.get("/v1/admin/quarantine", params={"table": "events", "limit": 1})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["total"] == 2 and len(body["rows"]) == 1
+    row = body["rows"][0]
+    assert (row["quarantine_source"], row["quarantine_line"], row["event_type"]) == (
+        "bad.csv", 1, "teleport")
+    assert row["quarantine_reason"].startswith("unknown value")
+    assert client.get("/v1/admin/quarantine", params={"source": "other.csv"}).json()["total"] == 0
+    assert client.get("/v1/admin/quarantine", params={"limit": 10**6}).status_code == 422
+    assert client.get("/v1/admin/quarantine", params={"table": "nope"}).status_code == 404

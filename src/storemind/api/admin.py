@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import shutil
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from storemind.errors import DataError, NotFoundError
 
-__all__ = ["router", "KEEP_SNAPSHOTS", "INBOX", "IngestIn", "IngestOut"]
+__all__ = ["router", "KEEP_SNAPSHOTS", "INBOX", "IngestIn", "IngestOut", "QuarantineOut"]
 
 #: Files to ingest are dropped here (under ``STOREMIND_HOME``) by ``storemind ingest``.
 INBOX = "inbox"
@@ -109,3 +109,26 @@ def ingest(body: IngestIn, request: Request) -> IngestOut:
         if not body.keep:
             path.unlink(missing_ok=True)
     return IngestOut.model_validate(report, from_attributes=True)
+
+
+class QuarantineOut(BaseModel):
+    """Quarantined rows as :meth:`Store.quarantined` gives them."""
+
+    total: int = Field(description="Rows matching table and source.")
+    rows: list[dict[str, Any]] = Field(
+        description="The first `limit` of them: quarantine_table, quarantine_source, "
+        "quarantine_line, quarantine_column, quarantine_reason, then the row's fields as "
+        "its file wrote them.")
+
+
+@router.get("/admin/quarantine", response_model=QuarantineOut)
+def quarantine(request: Request, table: str | None = Query(None, max_length=100),
+               source: str | None = Query(None, max_length=500),
+               limit: int = Query(1000, ge=1, le=10_000)) -> QuarantineOut:
+    """The rows ingestion refused, with where each came from and why (as `storemind export
+    quarantine` writes them; the dashboard links the same as CSV)."""
+    rows = request.app.state.store.quarantined(table, source)
+    head = rows.head(limit).astype(object)
+    records = head.where(head.notna(), None).to_dict(orient="records")
+    return QuarantineOut(total=len(rows), rows=records)
+
