@@ -115,5 +115,8 @@ def test_train_on_spark_gives_the_duckdb_results(spark, tmp_path, monkeypatch) -
     assert all(registry.get(cap).version == "v0002" for cap in caps)
     assert {cap: metrics(cap) for cap in caps} == spark_metrics
     assert len(spark_metrics["customers"]) > 3 and "holdout_wape" in spark_metrics["operations"]
+    evaluated = runner.invoke(app, ["evaluate", "operations", "--engine", "local[2]"])
+    assert evaluated.exit_code == 0 and "computing features on Spark" in evaluated.output
+    assert "holdout_wape" in evaluated.output or "wape" in evaluated.output
     bad = runner.invoke(app, ["train", "customers", "--engine", "hadoop"])
     assert bad.exit_code == 1 and "engine must be" in bad.output

@@ -62,13 +62,31 @@ ServerOpt = Annotated[
 ]
 
 
-def _settings(home: Path | None) -> Settings:
+EngineOpt = Annotated[str | None, typer.Option(
+    help="Where features are computed: duckdb (default), or Spark: local[N], "
+         "spark://host:port ($STOREMIND_ENGINE).")]
+
+
+def _settings(home: Path | None, engine: str | None = None) -> Settings:
+    if engine is not None:
+        os.environ["STOREMIND_ENGINE"] = engine
     if home is not None:
         os.environ["STOREMIND_HOME"] = str(home)
     try:
         return Settings()
     except Exception as exc:  # pydantic's validation error, shown plainly
         raise StoremindError(f"invalid settings: {exc}") from exc
+
+
+def _on_engine(store: Any, settings: Settings) -> Any:
+    """``store`` itself, or its tables in Spark when ``settings.engine`` says so (features
+    computed there, models fitted here; docs/store.md)."""
+    if settings.engine == "duckdb":
+        return store
+    from storemind.store import SparkStore
+
+    console.print(f"computing features on Spark ({settings.engine}); the tables go as Parquet")
+    return SparkStore.for_engine(store, settings.engine)
 
 
 def _store(settings: Settings, read_only: bool = False):
@@ -252,32 +270,12 @@ def ingest(
 
 
 def _ingest_files(table: str, files: list[Path], ingest_one: Any) -> None:
-    """Ingest each file with ``ingest_one(path) -> IngestReport``, printing its report; a file
-    that fails does not stop the others. One file's error ends the command as before; with
+    """Ingest each file in turn (``storemind._files.ingest_each``), reports printed; with
     several, a total follows and the command fails when any file failed."""
-    from storemind.store import IngestReport
+    from storemind._files import ingest_each
 
-    total, failed = IngestReport(table=table, source=f"{len(files)} files"), []
-    for f in files:
-        try:
-            report = ingest_one(f)
-        except StoremindError as exc:
-            if len(files) == 1:
-                raise
-            err.print(f"[bold red]error:[/] {exc}")
-            failed.append(f.name)
-            continue
-        _print_report(report)
-        for derived in report.derived.values():  # what an order-lines file filled
-            _print_report(derived)
-        problem = (f"{f} has no data rows" if report.read == 0 else None if report.ok else
-                   f"no row of {f} could be stored; see the quarantine reasons above")
-        if problem and len(files) == 1:
-            raise _fail(problem)
-        if problem:
-            err.print(f"[bold red]error:[/] {problem}")
-            failed.append(f.name)
-        total.merge(report)
+    total, failed = ingest_each(table, files, ingest_one, _print_report,
+                                lambda message: err.print(f"[bold red]error:[/] {message}"))
     if len(files) > 1:
         _print_report(total)
     if failed:
@@ -292,9 +290,7 @@ def train(
         list[str] | None,
         typer.Argument(help="Capabilities to train (default: every one installed)."),
     ] = None,
-    engine: Annotated[str | None, typer.Option(
-        help="Where features are computed: duckdb (default), or Spark: local[N], "
-             "spark://host:port ($STOREMIND_ENGINE).")] = None,
+    engine: EngineOpt = None,
     home: HomeOpt = None,
     server: ServerOpt = None,
 ) -> None:
@@ -303,22 +299,15 @@ def train(
     When a running server holds the store, training asks it for a snapshot and trains from
     that; the server switches to the new versions without a restart.
     """
-    if engine is not None:
-        os.environ["STOREMIND_ENGINE"] = engine
-    settings = _settings(home)
+    settings = _settings(home, engine)
     wanted = _wanted(capabilities)
     if not wanted:
         console.print("no capability is installed yet; nothing to train")
         return
     from storemind.registry import Registry
 
-    store = source = _store_or_snapshot(settings, server)
-    if settings.engine != "duckdb":  # features on Spark, models fitted here
-        from storemind.store import SparkStore
-
-        console.print(f"computing features on Spark ({settings.engine}); the tables go over "
-                      "as Parquet")
-        store = SparkStore.for_engine(source, settings.engine)
+    source = _store_or_snapshot(settings, server)
+    store = _on_engine(source, settings)
     registry = Registry(settings.models_path)
     table = Table("capability", "version", "seconds", "metrics", title="trained")
     failed = []
@@ -361,15 +350,17 @@ def evaluate(
     capabilities: Annotated[
         list[str] | None, typer.Argument(help="Capabilities to evaluate.")
     ] = None,
+    engine: EngineOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """Evaluate capabilities on a held-out split of the store and print their metrics.
 
     When a running server holds the store, evaluation reads a snapshot the server writes.
     """
-    settings = _settings(home)
+    settings = _settings(home, engine)
     wanted = _wanted(capabilities)
-    store = _store_or_snapshot(settings, None)
+    source = _store_or_snapshot(settings, None)
+    store = _on_engine(source, settings)
     table = Table("capability", "metric", "value", title="evaluation")
     try:
         for cap in wanted:
@@ -380,6 +371,8 @@ def evaluate(
                 table.add_row(cap, key, f"{value:.4f}" if isinstance(value, float) else str(value))
     finally:
         store.close()
+        if source is not store:
+            source.close()
     console.print(table)
 
 
