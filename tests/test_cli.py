@@ -292,3 +292,38 @@ def test_models_list_rollback_prune(home: Path) -> None:
     bad = runner.invoke(app, ["models", "prune", "nothing"])
     assert bad.exit_code == 1 and "no model registered for ['nothing']" in bad.output
     assert runner.invoke(app, ["models", "prune", "--keep", "0"]).exit_code == 2
+
+
+def test_export_recommendations_for_a_campaign(trained_home: Path, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Top-k with reasons for every customer, or for a list; the same lists the serving code
+    answers; an unknown customer gets the cold-start list; a bad k is refused."""
+    from storemind.recommend.service import RecommendService, ServeSettings
+    from storemind.registry import Registry
+
+    monkeypatch.setenv("STOREMIND_HOME", str(trained_home))
+    out = tmp_path / "recs.csv"
+    result = runner.invoke(app, ["export", "recommendations", str(out), "--k", "5"])
+    assert result.exit_code == 0, result.output
+    recs = pd.read_csv(out, dtype={"user_id": str, "item_id": str})
+    assert list(recs.columns) == ["user_id", "rank", "item_id", "title", "score", "reason",
+                                  "strategy", "model_version"]
+    per_user = recs.groupby("user_id").size()
+    assert len(per_user) > 100 and per_user.max() == 5 and recs.reason.notna().all()
+    assert f"wrote {len(recs):,} recommendations for {len(per_user):,} customers" in " ".join(
+        result.output.split())
+    user = per_user.index[0]
+    live = RecommendService(Registry(trained_home / "models"),
+                            settings=ServeSettings(cache_size=0)).recommend(user, 5)
+    assert recs[recs.user_id == user].item_id.tolist() == [i["item_id"] for i in live["items"]]
+    ids = tmp_path / "ids.txt"
+    ids.write_text(f"user_id\n{user}\nnobody-yet\n")
+    some = tmp_path / "some.jsonl"
+    result = runner.invoke(app, ["export", "recommendations", str(some), "--users", str(ids),
+                                 "--k", "3"])
+    assert result.exit_code == 0, result.output
+    rows = pd.read_json(some, lines=True, dtype={"user_id": str, "item_id": str})
+    assert rows.groupby("user_id").size().to_dict() == {user: 3, "nobody-yet": 3}
+    assert set(rows[rows.user_id == "nobody-yet"].strategy) == {"popular"}
+    bad = runner.invoke(app, ["export", "recommendations", str(out), "--k", "100000"])
+    assert bad.exit_code == 1 and "k must be an integer" in bad.output

@@ -8,14 +8,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-
+from storemind._cli_common import console
 from storemind.config import Settings
 from storemind.errors import StoremindError
 
 __all__ = ["server_url", "ask_server", "store_or_snapshot", "ingest_through_server"]
-
-console = Console()
 
 
 def server_url(settings: Settings, server: str | None) -> str:

@@ -8,7 +8,6 @@ capability that exists plugs in through ``storemind.<capability>.pipeline`` with
 
 from __future__ import annotations
 
-import functools
 import importlib
 import importlib.util
 import os
@@ -19,9 +18,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from storemind._cli_common import EngineOpt, HomeOpt, ServerOpt, console, err
+from storemind._cli_common import fail as _fail
+from storemind._cli_common import friendly as _friendly
+from storemind._cli_common import on_engine as _on_engine
+from storemind._cli_common import open_store as _store
+from storemind._cli_common import settings_for as _settings
+from storemind._cli_export import export_app
 from storemind._files import files_named as _files_named
 from storemind._remote import ingest_through_server as _ingest_through_server
 from storemind._remote import server_url as _server_url
@@ -49,70 +54,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
-err = Console(stderr=True, soft_wrap=True)
-
-HomeOpt = Annotated[
-    Path | None,
-    typer.Option("--home", help="Store folder (default: $STOREMIND_HOME or ./storemind-home)."),
-]
-ServerOpt = Annotated[
-    str | None,
-    typer.Option(help="Server holding the store (default: http://$STOREMIND_HOST:PORT)."),
-]
-
-
-EngineOpt = Annotated[str | None, typer.Option(
-    help="Where features are computed: duckdb (default), or Spark: local[N], "
-         "spark://host:port ($STOREMIND_ENGINE).")]
-
-
-def _settings(home: Path | None, engine: str | None = None) -> Settings:
-    if engine is not None:
-        os.environ["STOREMIND_ENGINE"] = engine
-    if home is not None:
-        os.environ["STOREMIND_HOME"] = str(home)
-    try:
-        return Settings()
-    except Exception as exc:  # pydantic's validation error, shown plainly
-        raise StoremindError(f"invalid settings: {exc}") from exc
-
-
-def _on_engine(store: Any, settings: Settings) -> Any:
-    """``store`` itself, or its tables in Spark when ``settings.engine`` says so (features
-    computed there, models fitted here; docs/store.md)."""
-    if settings.engine == "duckdb":
-        return store
-    from storemind.store import SparkStore
-
-    console.print(f"computing features on Spark ({settings.engine}); the tables go as Parquet")
-    return SparkStore.for_engine(store, settings.engine)
-
-
-def _store(settings: Settings, read_only: bool = False):
-    from storemind.store import Store
-
-    return Store.open(settings, read_only=read_only)
-
-
-def _friendly(func):
-    """Turn storemind's own errors into one red line and exit status 1 (no traceback)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except StoremindError as exc:
-            raise _fail(str(exc)) from None
-
-    return wrapper
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code)
-
-
+app.add_typer(export_app, name="export")
 def _wanted(capabilities: list[str] | None) -> list[str]:
     """The capabilities asked for (default: every installed one); exit 2 on an unknown one."""
     have = available_capabilities()
@@ -591,55 +533,6 @@ def plan_reorder(
     finally:
         store.close()
     _write_plan(frame, out, "reorder plan")
-
-
-export_app = typer.Typer(help="Export results for other tools.", no_args_is_help=True)
-app.add_typer(export_app, name="export")
-
-
-@export_app.command("segments")
-@_friendly
-def export_segments(
-    path: Annotated[Path, typer.Argument(help="File to write.")],
-    fmt: Annotated[str, typer.Option("--format", help="csv, parquet or jsonl.")] = "csv",
-    home: HomeOpt = None,
-) -> None:
-    """Every customer's segment, cluster and value, for a marketing tool."""
-    from storemind.customers.pipeline import export_segments as write
-    from storemind.registry import Registry
-
-    settings = _settings(home)
-    store = _store_or_snapshot(settings, None)
-    try:
-        out = write(store, Registry(settings.models_path), path, fmt=fmt)
-    finally:
-        store.close()
-    console.print(f"wrote {out}")
-
-
-@export_app.command("quarantine")
-@_friendly
-def export_quarantine(
-    path: Annotated[Path, typer.Argument(help="File to write (.csv, .parquet or .jsonl).")],
-    table: Annotated[str | None, typer.Option(help="Only rows meant for this table.")] = None,
-    source: Annotated[str | None, typer.Option(help="Only rows from this file.")] = None,
-    clear: Annotated[bool, typer.Option(
-        help="Delete the exported rows from the quarantine afterwards.")] = False,
-    home: HomeOpt = None,
-) -> None:
-    """The quarantined rows with where each came from and why, its fields as the file wrote
-    them: fix them and ingest the file again (its quarantine_* columns are skipped)."""
-    from storemind._files import write_frame
-
-    store = _store(_settings(home))
-    try:
-        rows = store.quarantined(table, source)
-        write_frame(rows, path, text_from=5)  # the fields as the file wrote them: text
-        cleared = store.clear_quarantine(table, source) if clear and len(rows) else 0
-    finally:
-        store.close()
-    console.print(f"wrote {len(rows):,} quarantined rows to {path}"
-                  + (f"; {cleared:,} cleared from the quarantine" if clear else ""))
 
 
 experiment_app = typer.Typer(
