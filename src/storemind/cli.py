@@ -166,9 +166,9 @@ def ingest(
 
     Prints rows read = stored + duplicates + quarantined. Exits non-zero only when a file
     cannot be read at all or no row of it could be stored (the other files of a folder or
-    pattern are still ingested). While a server holds the store,
-    the file goes to the server's inbox and the server ingests it. An order-lines export goes
-    in as table order_lines: it fills orders, order_items, events, items and users.
+    pattern are still ingested). While a server holds the store, the file goes to the
+    server's inbox and the server ingests it. An order-lines export goes in as table
+    order_lines: it fills orders, order_items, events, items and users.
     """
     settings = _settings(home)
     if dataset is None and (table is None or file is None):
