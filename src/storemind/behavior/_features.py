@@ -91,7 +91,8 @@ def _snapshot(store: Any, cutoff: Any, horizon_days: int, population: str, label
     )
     ev = store.table("events")
     ev = ev.filter(ev.ts < lit)
-    secs = lit.epoch_seconds() - ev.ts.epoch_seconds()
+    # whole seconds, as Spark counts them (DuckDB keeps the fraction): one answer per engine
+    secs = lit.epoch_seconds() - ev.ts.epoch_seconds().floor()
     ew = ev.group_by("user_id").aggregate(
         events_7=(secs < 7 * 86400).cast("int64").sum(),
         events_30=(secs < 30 * 86400).cast("int64").sum(),
@@ -99,11 +100,13 @@ def _snapshot(store: Any, cutoff: Any, horizon_days: int, population: str, label
         views_30=((secs < 30 * 86400) & (ev.event_type == "view")).cast("int64").sum(),
         carts_30=((secs < 30 * 86400) & (ev.event_type == "cart")).cast("int64").sum(),
         sessions_30=ibis.ifelse(secs < 30 * 86400, ev.session_id, ibis.null()).nunique(),
-        days_since_event=(secs.min() / 86400.0),
+        # seconds here, days in pandas: Spark SQL reads 86400.0 as a decimal and keeps 7 places
+        seconds_since_event=secs.min(),
         active_days=ev.ts.truncate("D").nunique(),
     )
-    feats = store.execute(ow).set_index("user_id").join(
-        store.execute(ew).set_index("user_id"), how="outer")
+    events = store.execute(ew).set_index("user_id")
+    events["days_since_event"] = events.pop("seconds_since_event").astype(float) / 86400.0
+    feats = store.execute(ow).set_index("user_id").join(events, how="outer")
     if population == "buyers":
         idx = prof.index
     else:
@@ -125,7 +128,10 @@ def _snapshot(store: Any, cutoff: Any, horizon_days: int, population: str, label
             out[c] = np.nan
     out = out[list(FEATURES)].copy()
     out.index.name = "user_id"
-    pct = out[list(NUMERIC)].apply(pd.to_numeric, errors="coerce").rank(pct=True)
+    # a sum of money comes back as 194.9 from one engine and 194.89999999999998 from another
+    # (the order of the additions): rounded, equal values rank alike on DuckDB and Spark
+    out[list(NUMERIC)] = out[list(NUMERIC)].apply(pd.to_numeric, errors="coerce").round(9)
+    pct = out[list(NUMERIC)].rank(pct=True)
     out = pd.concat([out, pct.add_suffix("_pct")], axis=1)
     if label:
         end = ibis.literal((cut + timedelta(days=horizon_days)).to_pydatetime()).cast("timestamp")

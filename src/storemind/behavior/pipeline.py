@@ -148,7 +148,9 @@ def _next_targets(store: Any, cut: pd.Timestamp, h: int, users: pd.Index,
     after = ev.filter((ev.event_type == "purchase") & (ev.ts >= lit)
                       & (ev.ts < (cut + pd.Timedelta(days=h)).to_pydatetime()))
     j = after.join(items, "item_id").select("user_id", "ts", "category")
-    f = store.execute(j).dropna(subset=["category"]).sort_values("ts")
+    # ties in time (two purchases in one second) broken by category, not by the engine's order
+    f = store.execute(j).dropna(subset=["category"]).sort_values(["ts", "category"],
+                                                                  kind="stable")
     first = f.drop_duplicates("user_id").set_index("user_id")["category"]
     idx = {c: i + 1 for i, c in enumerate(categories)}
     return first.reindex(users).map(idx).fillna(0).astype(int).to_numpy()

@@ -35,10 +35,11 @@ def rfm(store: _Readable, as_of: datetime | Any | None = None) -> ibis.Table:
         frequency=sales.order_id.nunique(),
         monetary=sales.total.fill_null(0).sum(),
     )
-    now = as_of_expr.epoch_seconds()
+    # whole seconds, as Spark counts them (DuckDB keeps the fraction): one answer per engine
+    now = as_of_expr.epoch_seconds().floor()
     return per_user.mutate(
-        recency_days=((now - per_user.last_ts.epoch_seconds()) // 86400).cast("int64"),
-        tenure_days=((now - per_user.first_ts.epoch_seconds()) // 86400).cast("int64"),
+        recency_days=((now - per_user.last_ts.epoch_seconds().floor()) // 86400).cast("int64"),
+        tenure_days=((now - per_user.first_ts.epoch_seconds().floor()) // 86400).cast("int64"),
         avg_order_value=per_user.monetary / per_user.frequency,
     ).order_by("user_id")
 
