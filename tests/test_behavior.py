@@ -373,3 +373,31 @@ def test_funnel_page_of_a_store_without_views_says_what_is_missing(store) -> Non
     store.ingest("events", pd.DataFrame({"user_id": ["u1"], "item_id": ["b"],
                                          "event_type": ["view"], "ts": ["2024-01-04"]}))
     assert "funnel" in _funnel_charts(store, None)
+
+
+def test_features_do_not_depend_on_row_order_or_fractions_of_a_second() -> None:
+    """What made DuckDB and Spark disagree (benchmarks/engines.py): the next category when two
+    purchases share a second came from the engine's row order, and a fraction of a second
+    moved the time since the last event. Both are fixed by rule now."""
+    def store_with(rows: list[dict]) -> Store:
+        s = Store(":memory:")
+        s.ingest("items", pd.DataFrame({"item_id": ["a", "b"], "category": ["Zoo", "Art"]}))
+        s.ingest("orders", pd.DataFrame({"order_id": ["o1"], "user_id": ["u"],
+                                         "ts": ["2024-01-02 10:00:00"], "total": [5.0]}))
+        s.ingest("events", pd.DataFrame(rows))
+        return s
+
+    base = [{"event_id": "v", "user_id": "u", "item_id": "a", "event_type": "view",
+             "ts": "2024-01-09 23:59:59.750"}]
+    tied = [{"event_id": "p1", "user_id": "u", "item_id": "a", "event_type": "purchase",
+             "ts": "2024-01-20 12:00:00"},
+            {"event_id": "p2", "user_id": "u", "item_id": "b", "event_type": "purchase",
+             "ts": "2024-01-20 12:00:00"}]
+    cut = pd.Timestamp("2024-01-10")
+    got = []
+    for rows in (base + tied, base + tied[::-1]):
+        s = store_with(rows)
+        got.append(pipeline._next_targets(s, cut, 30, pd.Index(["u"]), ["Art", "Zoo"])[0])
+        f = snapshot(s, cut, 30)
+        assert f.loc["u", "days_since_event"] == pytest.approx(1 / 86400, abs=1e-8)  # whole s
+    assert got == [1, 1]  # Art: ties in time go by category, whatever order rows came in
