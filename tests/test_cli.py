@@ -46,12 +46,15 @@ def test_init_ingest_status(home: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "read 3 = stored 2 + duplicates 0 + quarantined 1" in " ".join(result.output.split())
     assert "missing required value in column user_id" in result.output
+    assert "storemind export quarantine bad.csv --table events" in " ".join(
+        result.output.split())  # where to see the rows
     again = runner.invoke(app, ["ingest", "events", str(f)])
     assert again.exit_code == 0
     assert "stored 0 + duplicates 2" in " ".join(again.output.split())
     status = runner.invoke(app, ["status"])
     assert status.exit_code == 0
     assert "events" in status.output and "quarantine" in status.output
+    assert "storemind export quarantine bad.csv" in status.output
 
 
 def test_ingest_with_mapping_and_set(home: Path, tmp_path: Path) -> None:

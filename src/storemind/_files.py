@@ -77,7 +77,8 @@ def ingest_each(table: str, files: list[Path], ingest_one: Callable[[Path], Any]
         for derived in report.derived.values():
             show(derived)
         problem = (f"{f} has no data rows" if report.read == 0 else None if report.ok else
-                   f"no row of {f} could be stored; see the quarantine reasons above")
+                   f"no row of {f} could be stored; see the quarantine reasons above (the rows: "
+                   f"storemind export quarantine bad.csv --source {report.source})")
         if problem and len(files) == 1:
             raise StoremindError(problem)
         if problem:

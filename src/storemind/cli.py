@@ -220,6 +220,9 @@ def _ingest_files(table: str, files: list[Path], ingest_one: Any) -> None:
                                 lambda message: err.print(f"[bold red]error:[/] {message}"))
     if len(files) > 1:
         _print_report(total)
+    if total.quarantined:
+        console.print(f"[dim]to see and fix the quarantined rows: storemind export quarantine "
+                      f"bad.csv --table {table}[/]")
     if failed:
         raise _fail(f"{len(failed)} of {len(files)} files could not be stored: "
                     f"{', '.join(failed)}")
@@ -335,6 +338,7 @@ def _print_tables(store: Any, settings: Settings) -> None:
         for row in q.head(15).itertuples():
             qt.add_row(row.table_name, row.reason, f"{row.rows:,}")
         console.print(qt)
+        console.print("[dim]the rows themselves: storemind export quarantine bad.csv[/]")
 
 
 @app.command()
