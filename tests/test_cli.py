@@ -51,6 +51,13 @@ def test_init_ingest_status(home: Path, tmp_path: Path) -> None:
     again = runner.invoke(app, ["ingest", "events", str(f)])
     assert again.exit_code == 0
     assert "stored 0 + duplicates 2" in " ".join(again.output.split())
+    g = tmp_path / "new.csv"
+    g.write_text(GOOD.replace("e1,", "n1,").replace("e2,", "n2,"))
+    checked = runner.invoke(app, ["ingest", "events", str(g), "--check"])
+    assert checked.exit_code == 0 and "stored 2 + duplicates 0" in " ".join(checked.output.split())
+    assert "nothing was stored" in checked.output
+    assert "stored 2 + duplicates 0" in " ".join(
+        runner.invoke(app, ["ingest", "events", str(g)]).output.split())  # the check stored none
     status = runner.invoke(app, ["status"])
     assert status.exit_code == 0
     assert "events" in status.output and "quarantine" in status.output

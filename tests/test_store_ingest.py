@@ -566,3 +566,20 @@ def test_encodings_of_windows_and_excel_exports(store: Store, tmp_path: Path) ->
     assert store.frame("items").set_index("item_id").title["z"] == "Café"
     with pytest.raises(IngestError, match="unknown encoding 'ebcdic'"):
         store.ingest("items", late, encoding="ebcdic")
+
+
+def test_dry_run_counts_what_would_happen_and_stores_nothing(store: Store,
+                                                             tmp_path: Path) -> None:
+    """A check before loading: the same counts and reasons a real ingest gives (duplicates
+    against what is stored included), and no row stored or quarantined."""
+    store.ingest("events", write(tmp_path, "first.csv", GOOD))
+    f = write(tmp_path, "next.csv", GOOD + "e3,u2,i1,view,,2024-01-02\ne4,,i1,view,,2024-01-02\n")
+    before = store.counts()
+    check = store.ingest("events", f, dry_run=True)
+    assert (check.read, check.stored, check.duplicates, check.quarantined) == (4, 1, 2, 1)
+    assert check.reasons == {"missing required value in column user_id": 1}
+    assert store.counts() == before
+    real = store.ingest("events", f)
+    assert (real.stored, real.duplicates, real.quarantined) == (1, 2, 1)
+    with pytest.raises(IngestError, match="not available for order_lines"):
+        store.ingest("order_lines", f, dry_run=True)

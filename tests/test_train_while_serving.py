@@ -162,6 +162,9 @@ def test_cli_ingest_and_status_through_running_server(tmp_path: Path) -> None:
         for day in (1, 2):
             (daily / f"day{day}.csv").write_text(
                 f"event_id,user_id,event_type,ts\nd{day},u1,view,2024-02-0{day}\n")
+        rc, out = cli("ingest", "events", str(daily), "--check")
+        assert rc == 0 and "nothing was stored" in out and "d1" not in set(
+            store.frame("events").event_id), out
         rc, out = cli("ingest", "events", str(daily))
         assert rc == 0 and "events <- 2 files: read 2 = stored 2" in " ".join(out.split()), out
         assert {"d1", "d2"} <= set(store.frame("events").event_id)

@@ -159,6 +159,8 @@ def ingest(
              "2,55 and 1,234.50 are read, 1,234 is quarantined as ambiguous).")] = None,
     encoding: Annotated[str | None, typer.Option(
         help="A CSV file's encoding: utf-8, utf-16 or latin-1 (default: detected).")] = None,
+    check: Annotated[bool, typer.Option(
+        help="Check only: report what would be stored and quarantined; store nothing.")] = False,
     home: HomeOpt = None,
     server: ServerOpt = None,
 ) -> None:
@@ -173,11 +175,13 @@ def ingest(
     settings = _settings(home)
     if dataset is None and (table is None or file is None):
         raise _fail("give TABLE FILE, or --dataset NAME (see `storemind ingest --help`)", 2)
+    if dataset is not None and check:
+        raise _fail("--check is for files; a public dataset is checked as it loads", 2)
     from storemind.errors import StoreLockedError
 
     options = dict(mapping=_parse_mapping(map_ or []), delimiter=delimiter,
                    defaults=_parse_mapping(set_ or [], "--set"), time_format=time_format,
-                   decimal=decimal, encoding=encoding)
+                   decimal=decimal, encoding=encoding, dry_run=check)
     try:
         store = _store(settings)
     except StoreLockedError:
@@ -187,7 +191,7 @@ def ingest(
                 f"the dataset {dataset!r} (a file can be ingested while it runs)") from None
         assert table is not None and file is not None
         _ingest_files(table, _files_named(file, fmt), lambda f: _ingest_through_server(
-            settings, server, table, f, format=fmt, **options))
+            settings, server, table, f, format=fmt, **options), check)
         return
     try:
         if dataset is not None:
@@ -206,12 +210,12 @@ def ingest(
             return store.ingest(table, f, fmt=fmt, progress=big and sys.stderr.isatty(),
                                 **options)
 
-        _ingest_files(table, _files_named(file, fmt), one)
+        _ingest_files(table, _files_named(file, fmt), one, check)
     finally:
         store.close()
 
 
-def _ingest_files(table: str, files: list[Path], ingest_one: Any) -> None:
+def _ingest_files(table: str, files: list[Path], ingest_one: Any, check: bool = False) -> None:
     """Ingest each file in turn (``storemind._files.ingest_each``), reports printed; with
     several, a total follows and the command fails when any file failed."""
     from storemind._files import ingest_each
@@ -220,7 +224,9 @@ def _ingest_files(table: str, files: list[Path], ingest_one: Any) -> None:
                                 lambda message: err.print(f"[bold red]error:[/] {message}"))
     if len(files) > 1:
         _print_report(total)
-    if total.quarantined:
+    if check:
+        console.print("[bold]checked only (--check): nothing was stored or quarantined[/]")
+    elif total.quarantined:
         console.print(f"[dim]to see and fix the quarantined rows: storemind export quarantine "
                       f"bad.csv --table {table}[/]")
     if failed:

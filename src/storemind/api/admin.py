@@ -66,6 +66,8 @@ class IngestIn(BaseModel):
     encoding: str | None = Field(
         None, max_length=20, description="A CSV file's text encoding (utf-8, utf-16, "
         "latin-1); without it, read from the file's first MiB.")
+    dry_run: bool = Field(False, description="Check only: report what would be stored, found "
+                          "duplicate and quarantined; store nothing.")
     keep: bool = Field(False, description="Keep the file in the inbox afterwards.")
 
 
@@ -104,7 +106,7 @@ def ingest(body: IngestIn, request: Request) -> IngestOut:
                               source_name=body.source_name or path.name,
                               delimiter=body.delimiter, defaults=body.defaults,
                               time_format=body.time_format, decimal=body.decimal,
-                              encoding=body.encoding)
+                              encoding=body.encoding, dry_run=body.dry_run)
     finally:
         if not body.keep:
             path.unlink(missing_ok=True)

@@ -407,6 +407,7 @@ def ingest_source(
     time_format: str | None = None,
     decimal: str | None = None,
     encoding: str | None = None,
+    dry_run: bool = False,
 ) -> IngestReport:
     """Stage, validate and store one source into ``schema``'s table; see the module docstring.
 
@@ -420,7 +421,8 @@ def ingest_source(
     decimal separator of its numbers; without it, a number's form decides, and ``1,234``
     (1234 or 1.234) is refused (:class:`~storemind.store._values.ValueFormat`). ``encoding``
     (utf-8, utf-16 or latin-1) is a CSV file's; without it, it is read from the file's
-    first MiB (:func:`detect_encoding`)."""
+    first MiB (:func:`detect_encoding`). ``dry_run`` checks everything and counts what would
+    be stored, duplicated and quarantined, then rolls back: nothing is stored."""
     values = ValueFormat(time_format, decimal)
     values.check(con)
     encoding = check_encoding(encoding)
@@ -451,7 +453,7 @@ def ingest_source(
             mapping = prepare(stager, mapping)
         report = _validate_and_store(
             con, schema, stager, name, mapping, defaults or {}, key_filters, return_keys,
-            values
+            values, dry_run
         )
         if finish is not None:
             finish(stager, report)
@@ -470,6 +472,7 @@ def _validate_and_store(
     key_filters: dict[str, KeyFilter] | None = None,
     return_keys: bool = False,
     values: ValueFormat = ValueFormat(),
+    dry_run: bool = False,
 ) -> IngestReport:
     report = IngestReport(table=schema.name, source=source_name)
     # (a quarantine export's own columns, ``Store.quarantined``, are not the source's data)
@@ -655,7 +658,7 @@ def _validate_and_store(
         counted: list[tuple[str, int]] = []
         if bad or stager.parse_rejects:
             counted = _quarantine(con, schema, stager, source_name)
-        con.execute("COMMIT")
+        con.execute("ROLLBACK" if dry_run else "COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise

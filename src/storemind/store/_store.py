@@ -17,7 +17,7 @@ import duckdb
 import ibis
 import pandas as pd
 
-from storemind.errors import NotFoundError, StoreLockedError  # noqa: F401
+from storemind.errors import IngestError, NotFoundError, StoreLockedError  # noqa: F401
 from storemind.store._ingest import IngestReport, build_key_filter, ingest_source
 from storemind.store._keys import KeyFilter
 from storemind.store._reading import TableReader
@@ -192,6 +192,7 @@ class Store(TableReader):
         time_format: str | None = None,
         decimal: str | None = None,
         encoding: str | None = None,
+        dry_run: bool = False,
     ) -> IngestReport:
         """Validate and store a CSV, Parquet or JSONL file, or a pandas frame, into ``table``.
 
@@ -207,6 +208,8 @@ class Store(TableReader):
         (utf-8, utf-16, latin-1) is a CSV file's text encoding; without it, it is read from
         the file's first MiB (a Windows export in Windows-1252 reads as latin-1). Raises
         :class:`IngestError` when the source cannot be read at all or lacks a required column.
+        ``dry_run`` checks the source and reports what would be stored, found duplicate and
+        quarantined, and stores nothing (not for ``order_lines``).
 
         ``table="order_lines"`` reads an order-lines export (order_id, ts, item_id, quantity,
         unit_price, optionally user_id, kind, title, ...) and fills ``orders``,
@@ -215,6 +218,10 @@ class Store(TableReader):
         """
         if table == "order_lines":
             from storemind.store._order_lines import ingest_order_lines
+
+            if dry_run:
+                raise IngestError("a check without storing is not available for order_lines "
+                                  "(it fills five tables); ingest into a scratch store instead")
 
             def store_file(name: str, path: Path, src: str) -> IngestReport:
                 return self._ingest(name, path, source_name=src)
@@ -227,7 +234,8 @@ class Store(TableReader):
                     time_format=time_format, decimal=decimal, encoding=encoding)
         return self._ingest(table, source, mapping=mapping, fmt=fmt, source_name=source_name,
                             delimiter=delimiter, defaults=defaults, progress=progress,
-                            time_format=time_format, decimal=decimal, encoding=encoding)
+                            time_format=time_format, decimal=decimal, encoding=encoding,
+                            dry_run=dry_run)
 
     def _ingest(
         self,
@@ -242,7 +250,7 @@ class Store(TableReader):
         **options: Any,
     ) -> IngestReport:
         """:meth:`ingest` and :meth:`append`; ``options`` (fmt, source_name, delimiter,
-        time_format, decimal, encoding) go to the ingester as they are."""
+        time_format, decimal, encoding, dry_run) go to the ingester as they are."""
         schema = table_schema(table)
         with self._lock:
             if not filtered:  # a bulk write: the key filter rebuilds when next needed
