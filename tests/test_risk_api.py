@@ -121,6 +121,23 @@ def test_repost_is_idempotent_and_label(world) -> None:
     assert pid in log.read_text()
 
 
+def test_payment_without_an_id_gets_one_from_its_content(world) -> None:
+    """A checkout that sends no payment id is scored; the answer carries the id it got, a
+    retry of the same payment gets the first decision, another payment another id."""
+    client = world["client"]
+    body = {"amount": 42.5, "ts": "2024-03-01T10:00:00", "user_id": "no-id-shopper",
+            "device_id": "dev-9"}
+    first = client.post("/v1/payments/score", json=body, headers=KEY)
+    assert first.status_code == 200, first.text
+    pid = first.json()["payment_id"]
+    assert pid.startswith("p-") and len(pid) == 26
+    again = client.post("/v1/payments/score", json=body, headers=KEY).json()
+    assert (again["payment_id"], again["decided_at"]) == (pid, first.json()["decided_at"])
+    assert client.get(f"/v1/payments/{pid}/decision").json()["payment_id"] == pid
+    other = client.post("/v1/payments/score", json={**body, "amount": 43.0}, headers=KEY)
+    assert other.json()["payment_id"] not in (pid, None)
+
+
 def test_bad_payment_is_422(world) -> None:
     r = world["client"].post("/v1/payments/score", json={"payment_id": "x", "amount": -1,
                                                          "ts": "2024-01-01"}, headers=KEY)

@@ -30,7 +30,10 @@ class PaymentIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    payment_id: str = Field(min_length=1, max_length=200)
+    payment_id: str | None = Field(
+        None, min_length=1, max_length=200,
+        description="Without one, the payment gets an id from its content (returned in the "
+        "answer), so a retried request gets the first decision.")
     ts: StoreTime
     amount: float = Field(ge=0)
     user_id: str | None = None
@@ -107,7 +110,7 @@ def _to_payment(body: PaymentIn) -> dict[str, Any]:
 def score_payment(body: PaymentIn, request: Request, tasks: BackgroundTasks) -> DecisionOut:
     """Decide on a payment in real time: fraud score, action (allow / review / block) and
     reasons. The payment joins the live history and is logged; re-posting a ``payment_id``
-    returns its first decision."""
+    (or, without one, the same payment) returns its first decision."""
     live = live_risk(request)
     row = live.score(_to_payment(body))
     if live.flush_due():

@@ -42,6 +42,15 @@ def ensure_rules_file(home: Path) -> Path:
     return path
 
 
+def payment_id_from_content(payment: dict[str, Any]) -> str:
+    """A stable id for a payment sent without one: ``p-`` and a hash of its fields."""
+    import hashlib
+
+    text = json.dumps({k: str(v) for k, v in sorted(payment.items())
+                       if v is not None and k != "payment_id"}, sort_keys=True)
+    return "p-" + hashlib.sha1(text.encode()).hexdigest()[:24]
+
+
 def _now() -> str:
     return datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds")
 
@@ -192,10 +201,12 @@ class LiveRisk:
     def score(self, payment: dict[str, Any]) -> dict[str, Any]:
         """Decide on one payment (a dict of ``payments`` columns, optionally with
         ``shipping_address``, basket fields and customer fields); the decision as a dict.
-        Scoring the same ``payment_id`` again returns the first decision."""
+        Scoring the same ``payment_id`` again returns the first decision; a payment without
+        one gets an id from its content, so a retried request does too."""
         pid = str(payment.get("payment_id") or "")
         if not pid:
-            raise DataError("a payment needs a payment_id")
+            pid = payment_id_from_content(payment)
+            payment = {**payment, "payment_id": pid}
         if pid in self.decisions:
             return self.decisions[pid]
         scorer = self.ensure_model()
