@@ -528,7 +528,11 @@ def _validate_and_store(
     # each value is parsed once, and raw rows are kept as JSON only for the bad ones
     idx = {c.name: i for i, c in enumerate(schema.columns)}
     layer1 = ", ".join(f"{raw(c.name)} AS _sm_b{idx[c.name]}" for c in schema.columns)
-    typed_exprs = {c.name: _typed(c, f"_sm_b{idx[c.name]}", values) for c in schema.columns}
+    # a column the source lacks is NULL of its type: no parsing to compile (a live append
+    # of a few events paid for the number reader of every absent numeric column)
+    typed_exprs = {c.name: _typed(c, f"_sm_b{idx[c.name]}", values)
+                   if c.name in source_of or c.name in defaults else f"NULL::{c.type}"
+                   for c in schema.columns}
     if "attributes" not in wanted or "attributes" in source_of:
         report.ignored_columns = extras
     elif extras:
@@ -597,11 +601,14 @@ def _validate_and_store(
     except duckdb.Error as exc:  # the engine failed reading the source: say so plainly
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise IngestError(f"cannot read {source_name} as {stager.kind}: {first}") from exc
-    n_staged, bad = con.execute(
-        "SELECT count(*), count(*) FILTER (WHERE _reason IS NOT NULL) FROM _checked"
+    n_staged, bad, hashed = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE _reason IS NOT NULL), "
+        "count(*) FILTER (WHERE _reason IS NULL AND _derived) FROM _checked"
     ).fetchone()
-    # the good rows, each key once (one good row repeats nothing: a live event)
-    _good_rows(con, schema, repeats=n_staged - bad > 1)
+    # the good rows; a key repeated in the source is settled by a window at the insert, or,
+    # where keys were hashed from content (which may repeat), numbered first (_good_rows)
+    good, once = _good_rows(con, schema) if hashed > 1 else (
+        "SELECT * FROM _checked WHERE _reason IS NULL", True)
     stager.collect_rejects()
     report.read = n_staged + len(stager.parse_rejects)
     cols = ", ".join(_q(c) for c in schema.names)
@@ -622,7 +629,7 @@ def _validate_and_store(
             filt = key_filters.get(schema.name)
             if filt is None or filt.rows != before:
                 filt = key_filters[schema.name] = build_key_filter(con, schema, before)
-            batch_hashes = _hashes(con, f"SELECT hash({keys_c}) FROM _good c")
+            batch_hashes = _hashes(con, f"SELECT hash({keys_c}) FROM ({good}) c")
             check_stored = bool(filt.may_contain(batch_hashes).any())
         match = " AND ".join(f"t.{_q(k)} = c.{_q(k)}" for k in schema.key)
         against = table
@@ -636,16 +643,18 @@ def _validate_and_store(
             keys = ", ".join(map(_q, schema.key))
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE _stored AS SELECT DISTINCT {keys_t} FROM {table} t "
-                f"SEMI JOIN (SELECT {keys} FROM _good) c ON {match}"
+                f"SEMI JOIN (SELECT {keys} FROM ({good})) c ON {match}"
             )
             against, stored_table = "_stored", True
         stored_already = (
             f"AND NOT EXISTS (SELECT 1 FROM {against} t WHERE {match}) " if check_stored else ""
         )
         returning = f" RETURNING {', '.join(map(_q, schema.key))}" if return_keys else ""
+        first = (f"QUALIFY row_number() OVER (PARTITION BY {keys_c} ORDER BY c._line) = 1"
+                 if once else "")
         res = con.execute(
             f"INSERT INTO {table} ({cols}) SELECT {', '.join(f'c.{_q(n)}' for n in schema.names)} "
-            f"FROM _good c WHERE TRUE {stored_already}{returning}"
+            f"FROM ({good}) c WHERE TRUE {stored_already}{first}{returning}"
         ).fetchall()
         if return_keys:
             report.new_keys = [r[0] if len(r) == 1 else tuple(r) for r in res]
@@ -663,9 +672,8 @@ def _validate_and_store(
         con.execute("ROLLBACK")
         raise
     finally:
-        con.execute("DROP VIEW IF EXISTS _good")
-        con.execute("DROP TABLE IF EXISTS _repeated")
         con.execute("DROP TABLE IF EXISTS _checked")
+        con.execute("DROP TABLE IF EXISTS _repeated")
         if stored_table:
             con.execute("DROP TABLE IF EXISTS _stored")
     report.reasons.update({r: int(n) for r, n in counted})
@@ -674,37 +682,34 @@ def _validate_and_store(
     return report
 
 
-def _good_rows(con: duckdb.DuckDBPyConnection, schema: TableSchema, repeats: bool) -> None:
-    """The view ``_good``: the good rows of ``_checked`` with each key once.
+def _good_rows(con: duckdb.DuckDBPyConnection, schema: TableSchema) -> tuple[str, bool]:
+    """The good rows of ``_checked`` with each key once, for a source whose keys were (some)
+    hashed from content, as SQL; and whether the insert must still keep the first row of
+    each key (it need not: every repeat is settled here).
 
-    A given key seen again later in the source is a duplicate. A key hashed from a row's
-    content (``_derived``) seen again is another occurrence of an identical row, not a
-    duplicate (a campaign log without ids repeats thousands of rows): the n-th gets a key
-    that hashes n too, so re-ingesting the source gives the same keys and stores nothing
-    twice. Only the keys a GROUP BY finds repeated are numbered, in a small table joined in:
-    a window over every row, or an UPDATE of ``_checked``, cost 8-15% of an Online Retail
-    ingest."""
+    A given key seen again later in the source is a duplicate. A hashed key seen again is
+    another occurrence of an identical row, not a duplicate (a campaign log without ids
+    repeats thousands of rows): the n-th gets a key that hashes n too, so re-ingesting the
+    source gives the same keys and stores nothing twice. Only the keys a GROUP BY finds
+    repeated are numbered, in a small table joined in: a window over every row, or an
+    UPDATE of ``_checked``, cost 8-15% of an Online Retail ingest."""
     good = "SELECT * FROM _checked WHERE _reason IS NULL"
     keys = ", ".join(map(_q, schema.key))
     repeated = f"SELECT {keys} FROM ({good}) GROUP BY ALL HAVING count(*) > 1"
     match = " AND ".join(f"c.{_q(k)} = r.{_q(k)}" for k in schema.key)
     keys_c = ", ".join(f"c.{_q(k)}" for k in schema.key)
-    if repeats:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _repeated AS SELECT * FROM ("
-            f"  SELECT c._line AS l, c._derived AS d, "
-            f"  row_number() OVER (PARTITION BY {keys_c} ORDER BY c._line) AS n "
-            f"  FROM ({good}) c SEMI JOIN ({repeated}) r ON {match}) WHERE n > 1"
-        )
-    if not repeats or not con.execute("SELECT count(*) FROM _repeated").fetchone()[0]:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW _good AS {good}")
-        return
-    k = _q(schema.key[0])  # a derived key is a single column
     con.execute(
-        f"CREATE OR REPLACE TEMP VIEW _good AS SELECT c.* REPLACE ("
-        f"  CASE WHEN r.d THEN md5(c.{k} || '#' || r.n) ELSE c.{k} END AS {k}) "
-        f"FROM ({good}) c LEFT JOIN _repeated r ON c._line = r.l WHERE r.l IS NULL OR r.d"
+        f"CREATE OR REPLACE TEMP TABLE _repeated AS SELECT * FROM ("
+        f"  SELECT c._line AS l, c._derived AS d, "
+        f"  row_number() OVER (PARTITION BY {keys_c} ORDER BY c._line) AS n "
+        f"  FROM ({good}) c SEMI JOIN ({repeated}) r ON {match}) WHERE n > 1"
     )
+    if not con.execute("SELECT count(*) FROM _repeated").fetchone()[0]:
+        return good, False
+    k = _q(schema.key[0])  # a hashed key is a single column
+    return (f"SELECT c.* REPLACE (CASE WHEN r.d THEN md5(c.{k} || '#' || r.n) ELSE c.{k} END "
+            f"AS {k}) FROM ({good}) c LEFT JOIN _repeated r ON c._line = r.l "
+            f"WHERE r.l IS NULL OR r.d"), False
 
 
 def build_key_filter(
